@@ -1586,6 +1586,52 @@ func (x *Status) GetMatchIndex() map[uint64]uint64 {
 	return nil
 }
 
+// ForwardTimeout is RaftNode's own timer for a forwarded Submit: if the leader has not
+// answered by then, the client is told the outcome is unknown (the Submit is never resent).
+type ForwardTimeout struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     uint64                 `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForwardTimeout) Reset() {
+	*x = ForwardTimeout{}
+	mi := &file_raft_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForwardTimeout) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForwardTimeout) ProtoMessage() {}
+
+func (x *ForwardTimeout) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForwardTimeout.ProtoReflect.Descriptor instead.
+func (*ForwardTimeout) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ForwardTimeout) GetRequestId() uint64 {
+	if x != nil {
+		return x.RequestId
+	}
+	return 0
+}
+
 // PersistRequest asks Persistence to make a change durable. Requests are applied in the order
 // they are sent and acknowledged by seq. truncate_from > 0 deletes every entry at or above it
 // before entries are written.
@@ -1601,7 +1647,7 @@ type PersistRequest struct {
 
 func (x *PersistRequest) Reset() {
 	*x = PersistRequest{}
-	mi := &file_raft_proto_msgTypes[20]
+	mi := &file_raft_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1613,7 +1659,7 @@ func (x *PersistRequest) String() string {
 func (*PersistRequest) ProtoMessage() {}
 
 func (x *PersistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[20]
+	mi := &file_raft_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1626,7 +1672,7 @@ func (x *PersistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistRequest.ProtoReflect.Descriptor instead.
 func (*PersistRequest) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{20}
+	return file_raft_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PersistRequest) GetSeq() uint64 {
@@ -1667,7 +1713,7 @@ type Persisted struct {
 
 func (x *Persisted) Reset() {
 	*x = Persisted{}
-	mi := &file_raft_proto_msgTypes[21]
+	mi := &file_raft_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1679,7 +1725,7 @@ func (x *Persisted) String() string {
 func (*Persisted) ProtoMessage() {}
 
 func (x *Persisted) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[21]
+	mi := &file_raft_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1692,7 +1738,7 @@ func (x *Persisted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Persisted.ProtoReflect.Descriptor instead.
 func (*Persisted) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{21}
+	return file_raft_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Persisted) GetSeq() uint64 {
@@ -1713,7 +1759,7 @@ type PersistFailed struct {
 
 func (x *PersistFailed) Reset() {
 	*x = PersistFailed{}
-	mi := &file_raft_proto_msgTypes[22]
+	mi := &file_raft_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +1771,7 @@ func (x *PersistFailed) String() string {
 func (*PersistFailed) ProtoMessage() {}
 
 func (x *PersistFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[22]
+	mi := &file_raft_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +1784,7 @@ func (x *PersistFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistFailed.ProtoReflect.Descriptor instead.
 func (*PersistFailed) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{22}
+	return file_raft_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PersistFailed) GetSeq() uint64 {
@@ -1764,7 +1810,7 @@ type FlushPersistence struct {
 
 func (x *FlushPersistence) Reset() {
 	*x = FlushPersistence{}
-	mi := &file_raft_proto_msgTypes[23]
+	mi := &file_raft_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1776,7 +1822,7 @@ func (x *FlushPersistence) String() string {
 func (*FlushPersistence) ProtoMessage() {}
 
 func (x *FlushPersistence) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[23]
+	mi := &file_raft_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1789,7 +1835,7 @@ func (x *FlushPersistence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushPersistence.ProtoReflect.Descriptor instead.
 func (*FlushPersistence) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{23}
+	return file_raft_proto_rawDescGZIP(), []int{24}
 }
 
 // RoleChanged tells Election (and Replication) the node's role in a term.
@@ -1805,7 +1851,7 @@ type RoleChanged struct {
 
 func (x *RoleChanged) Reset() {
 	*x = RoleChanged{}
-	mi := &file_raft_proto_msgTypes[24]
+	mi := &file_raft_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +1863,7 @@ func (x *RoleChanged) String() string {
 func (*RoleChanged) ProtoMessage() {}
 
 func (x *RoleChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[24]
+	mi := &file_raft_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1830,7 +1876,7 @@ func (x *RoleChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleChanged.ProtoReflect.Descriptor instead.
 func (*RoleChanged) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{24}
+	return file_raft_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RoleChanged) GetTerm() uint64 {
@@ -1871,7 +1917,7 @@ type LeaderContact struct {
 
 func (x *LeaderContact) Reset() {
 	*x = LeaderContact{}
-	mi := &file_raft_proto_msgTypes[25]
+	mi := &file_raft_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +1929,7 @@ func (x *LeaderContact) String() string {
 func (*LeaderContact) ProtoMessage() {}
 
 func (x *LeaderContact) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[25]
+	mi := &file_raft_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +1942,7 @@ func (x *LeaderContact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderContact.ProtoReflect.Descriptor instead.
 func (*LeaderContact) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{25}
+	return file_raft_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LeaderContact) GetTerm() uint64 {
@@ -1916,7 +1962,7 @@ type ElectionTimerFired struct {
 
 func (x *ElectionTimerFired) Reset() {
 	*x = ElectionTimerFired{}
-	mi := &file_raft_proto_msgTypes[26]
+	mi := &file_raft_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1928,7 +1974,7 @@ func (x *ElectionTimerFired) String() string {
 func (*ElectionTimerFired) ProtoMessage() {}
 
 func (x *ElectionTimerFired) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[26]
+	mi := &file_raft_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1941,7 +1987,7 @@ func (x *ElectionTimerFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectionTimerFired.ProtoReflect.Descriptor instead.
 func (*ElectionTimerFired) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{26}
+	return file_raft_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ElectionTimerFired) GetEpoch() uint64 {
@@ -1961,7 +2007,7 @@ type ElectionTimeout struct {
 
 func (x *ElectionTimeout) Reset() {
 	*x = ElectionTimeout{}
-	mi := &file_raft_proto_msgTypes[27]
+	mi := &file_raft_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2019,7 @@ func (x *ElectionTimeout) String() string {
 func (*ElectionTimeout) ProtoMessage() {}
 
 func (x *ElectionTimeout) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[27]
+	mi := &file_raft_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +2032,7 @@ func (x *ElectionTimeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectionTimeout.ProtoReflect.Descriptor instead.
 func (*ElectionTimeout) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{27}
+	return file_raft_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ElectionTimeout) GetTerm() uint64 {
@@ -2011,7 +2057,7 @@ type StartCampaign struct {
 
 func (x *StartCampaign) Reset() {
 	*x = StartCampaign{}
-	mi := &file_raft_proto_msgTypes[28]
+	mi := &file_raft_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2023,7 +2069,7 @@ func (x *StartCampaign) String() string {
 func (*StartCampaign) ProtoMessage() {}
 
 func (x *StartCampaign) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[28]
+	mi := &file_raft_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2036,7 +2082,7 @@ func (x *StartCampaign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartCampaign.ProtoReflect.Descriptor instead.
 func (*StartCampaign) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{28}
+	return file_raft_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StartCampaign) GetTerm() uint64 {
@@ -2092,7 +2138,7 @@ type CampaignWon struct {
 
 func (x *CampaignWon) Reset() {
 	*x = CampaignWon{}
-	mi := &file_raft_proto_msgTypes[29]
+	mi := &file_raft_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2104,7 +2150,7 @@ func (x *CampaignWon) String() string {
 func (*CampaignWon) ProtoMessage() {}
 
 func (x *CampaignWon) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[29]
+	mi := &file_raft_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2117,7 +2163,7 @@ func (x *CampaignWon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignWon.ProtoReflect.Descriptor instead.
 func (*CampaignWon) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{29}
+	return file_raft_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CampaignWon) GetTerm() uint64 {
@@ -2145,7 +2191,7 @@ type LeaderTick struct {
 
 func (x *LeaderTick) Reset() {
 	*x = LeaderTick{}
-	mi := &file_raft_proto_msgTypes[30]
+	mi := &file_raft_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2157,7 +2203,7 @@ func (x *LeaderTick) String() string {
 func (*LeaderTick) ProtoMessage() {}
 
 func (x *LeaderTick) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[30]
+	mi := &file_raft_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2170,7 +2216,7 @@ func (x *LeaderTick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderTick.ProtoReflect.Descriptor instead.
 func (*LeaderTick) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{30}
+	return file_raft_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *LeaderTick) GetTerm() uint64 {
@@ -2204,7 +2250,7 @@ type StartReplication struct {
 
 func (x *StartReplication) Reset() {
 	*x = StartReplication{}
-	mi := &file_raft_proto_msgTypes[31]
+	mi := &file_raft_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2216,7 +2262,7 @@ func (x *StartReplication) String() string {
 func (*StartReplication) ProtoMessage() {}
 
 func (x *StartReplication) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[31]
+	mi := &file_raft_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2229,7 +2275,7 @@ func (x *StartReplication) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartReplication.ProtoReflect.Descriptor instead.
 func (*StartReplication) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{31}
+	return file_raft_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StartReplication) GetTerm() uint64 {
@@ -2284,7 +2330,7 @@ type StopReplication struct {
 
 func (x *StopReplication) Reset() {
 	*x = StopReplication{}
-	mi := &file_raft_proto_msgTypes[32]
+	mi := &file_raft_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2296,7 +2342,7 @@ func (x *StopReplication) String() string {
 func (*StopReplication) ProtoMessage() {}
 
 func (x *StopReplication) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[32]
+	mi := &file_raft_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2309,7 +2355,7 @@ func (x *StopReplication) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopReplication.ProtoReflect.Descriptor instead.
 func (*StopReplication) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{32}
+	return file_raft_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StopReplication) GetTerm() uint64 {
@@ -2331,7 +2377,7 @@ type NewEntries struct {
 
 func (x *NewEntries) Reset() {
 	*x = NewEntries{}
-	mi := &file_raft_proto_msgTypes[33]
+	mi := &file_raft_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2343,7 +2389,7 @@ func (x *NewEntries) String() string {
 func (*NewEntries) ProtoMessage() {}
 
 func (x *NewEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[33]
+	mi := &file_raft_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2356,7 +2402,7 @@ func (x *NewEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NewEntries.ProtoReflect.Descriptor instead.
 func (*NewEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{33}
+	return file_raft_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *NewEntries) GetTerm() uint64 {
@@ -2394,7 +2440,7 @@ type FetchEntries struct {
 
 func (x *FetchEntries) Reset() {
 	*x = FetchEntries{}
-	mi := &file_raft_proto_msgTypes[34]
+	mi := &file_raft_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2406,7 +2452,7 @@ func (x *FetchEntries) String() string {
 func (*FetchEntries) ProtoMessage() {}
 
 func (x *FetchEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[34]
+	mi := &file_raft_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2419,7 +2465,7 @@ func (x *FetchEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchEntries.ProtoReflect.Descriptor instead.
 func (*FetchEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{34}
+	return file_raft_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *FetchEntries) GetTerm() uint64 {
@@ -2472,7 +2518,7 @@ type FetchedEntries struct {
 
 func (x *FetchedEntries) Reset() {
 	*x = FetchedEntries{}
-	mi := &file_raft_proto_msgTypes[35]
+	mi := &file_raft_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2484,7 +2530,7 @@ func (x *FetchedEntries) String() string {
 func (*FetchedEntries) ProtoMessage() {}
 
 func (x *FetchedEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[35]
+	mi := &file_raft_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2497,7 +2543,7 @@ func (x *FetchedEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchedEntries.ProtoReflect.Descriptor instead.
 func (*FetchedEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{35}
+	return file_raft_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FetchedEntries) GetTerm() uint64 {
@@ -2555,7 +2601,7 @@ type ConfigurationChanged struct {
 
 func (x *ConfigurationChanged) Reset() {
 	*x = ConfigurationChanged{}
-	mi := &file_raft_proto_msgTypes[36]
+	mi := &file_raft_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2567,7 +2613,7 @@ func (x *ConfigurationChanged) String() string {
 func (*ConfigurationChanged) ProtoMessage() {}
 
 func (x *ConfigurationChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[36]
+	mi := &file_raft_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2580,7 +2626,7 @@ func (x *ConfigurationChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigurationChanged.ProtoReflect.Descriptor instead.
 func (*ConfigurationChanged) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{36}
+	return file_raft_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ConfigurationChanged) GetTerm() uint64 {
@@ -2623,7 +2669,7 @@ type ProgressUpdate struct {
 
 func (x *ProgressUpdate) Reset() {
 	*x = ProgressUpdate{}
-	mi := &file_raft_proto_msgTypes[37]
+	mi := &file_raft_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2635,7 +2681,7 @@ func (x *ProgressUpdate) String() string {
 func (*ProgressUpdate) ProtoMessage() {}
 
 func (x *ProgressUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[37]
+	mi := &file_raft_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2648,7 +2694,7 @@ func (x *ProgressUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressUpdate.ProtoReflect.Descriptor instead.
 func (*ProgressUpdate) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{37}
+	return file_raft_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ProgressUpdate) GetTerm() uint64 {
@@ -2677,13 +2723,14 @@ type QuorumCommitted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Term          uint64                 `protobuf:"varint,1,opt,name=term,proto3" json:"term,omitempty"`
 	Index         uint64                 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	MatchIndex    map[uint64]uint64      `protobuf:"bytes,3,rep,name=match_index,json=matchIndex,proto3" json:"match_index,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // every voter's match index, for Status
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QuorumCommitted) Reset() {
 	*x = QuorumCommitted{}
-	mi := &file_raft_proto_msgTypes[38]
+	mi := &file_raft_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2695,7 +2742,7 @@ func (x *QuorumCommitted) String() string {
 func (*QuorumCommitted) ProtoMessage() {}
 
 func (x *QuorumCommitted) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[38]
+	mi := &file_raft_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2708,7 +2755,7 @@ func (x *QuorumCommitted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuorumCommitted.ProtoReflect.Descriptor instead.
 func (*QuorumCommitted) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{38}
+	return file_raft_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *QuorumCommitted) GetTerm() uint64 {
@@ -2725,6 +2772,13 @@ func (x *QuorumCommitted) GetIndex() uint64 {
 	return 0
 }
 
+func (x *QuorumCommitted) GetMatchIndex() map[uint64]uint64 {
+	if x != nil {
+		return x.MatchIndex
+	}
+	return nil
+}
+
 // PeerActivity lists the followers heard from since the last CheckQuorum tick.
 type PeerActivity struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2736,7 +2790,7 @@ type PeerActivity struct {
 
 func (x *PeerActivity) Reset() {
 	*x = PeerActivity{}
-	mi := &file_raft_proto_msgTypes[39]
+	mi := &file_raft_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2748,7 +2802,7 @@ func (x *PeerActivity) String() string {
 func (*PeerActivity) ProtoMessage() {}
 
 func (x *PeerActivity) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[39]
+	mi := &file_raft_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2761,7 +2815,7 @@ func (x *PeerActivity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerActivity.ProtoReflect.Descriptor instead.
 func (*PeerActivity) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{39}
+	return file_raft_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PeerActivity) GetTerm() uint64 {
@@ -2788,7 +2842,7 @@ type QuorumLost struct {
 
 func (x *QuorumLost) Reset() {
 	*x = QuorumLost{}
-	mi := &file_raft_proto_msgTypes[40]
+	mi := &file_raft_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2800,7 +2854,7 @@ func (x *QuorumLost) String() string {
 func (*QuorumLost) ProtoMessage() {}
 
 func (x *QuorumLost) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[40]
+	mi := &file_raft_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2813,7 +2867,7 @@ func (x *QuorumLost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuorumLost.ProtoReflect.Descriptor instead.
 func (*QuorumLost) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{40}
+	return file_raft_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *QuorumLost) GetTerm() uint64 {
@@ -2833,7 +2887,7 @@ type ApplyEntries struct {
 
 func (x *ApplyEntries) Reset() {
 	*x = ApplyEntries{}
-	mi := &file_raft_proto_msgTypes[41]
+	mi := &file_raft_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2845,7 +2899,7 @@ func (x *ApplyEntries) String() string {
 func (*ApplyEntries) ProtoMessage() {}
 
 func (x *ApplyEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[41]
+	mi := &file_raft_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2858,7 +2912,7 @@ func (x *ApplyEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyEntries.ProtoReflect.Descriptor instead.
 func (*ApplyEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{41}
+	return file_raft_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ApplyEntries) GetEntries() []*Entry {
@@ -2878,7 +2932,7 @@ type AppliedUpTo struct {
 
 func (x *AppliedUpTo) Reset() {
 	*x = AppliedUpTo{}
-	mi := &file_raft_proto_msgTypes[42]
+	mi := &file_raft_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2890,7 +2944,7 @@ func (x *AppliedUpTo) String() string {
 func (*AppliedUpTo) ProtoMessage() {}
 
 func (x *AppliedUpTo) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[42]
+	mi := &file_raft_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2903,7 +2957,7 @@ func (x *AppliedUpTo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppliedUpTo.ProtoReflect.Descriptor instead.
 func (*AppliedUpTo) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{42}
+	return file_raft_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *AppliedUpTo) GetIndex() uint64 {
@@ -3048,7 +3102,10 @@ const file_raft_proto_rawDesc = "" +
 	"matchIndex\x1a=\n" +
 	"\x0fMatchIndexEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x04R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xb6\x01\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"/\n" +
+	"\x0eForwardTimeout\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\x04R\trequestId\"\xb6\x01\n" +
 	"\x0ePersistRequest\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12:\n" +
 	"\n" +
@@ -3124,10 +3181,15 @@ const file_raft_proto_rawDesc = "" +
 	"\x04term\x18\x01 \x01(\x04R\x04term\x12\x12\n" +
 	"\x04peer\x18\x02 \x01(\x04R\x04peer\x12\x1f\n" +
 	"\vmatch_index\x18\x03 \x01(\x04R\n" +
-	"matchIndex\";\n" +
+	"matchIndex\"\xce\x01\n" +
 	"\x0fQuorumCommitted\x12\x12\n" +
 	"\x04term\x18\x01 \x01(\x04R\x04term\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\x04R\x05index\":\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\x12R\n" +
+	"\vmatch_index\x18\x03 \x03(\v21.raft.messages.v1.QuorumCommitted.MatchIndexEntryR\n" +
+	"matchIndex\x1a=\n" +
+	"\x0fMatchIndexEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x04R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\":\n" +
 	"\fPeerActivity\x12\x12\n" +
 	"\x04term\x18\x01 \x01(\x04R\x04term\x12\x16\n" +
 	"\x06active\x18\x02 \x03(\x04R\x06active\" \n" +
@@ -3165,7 +3227,7 @@ func file_raft_proto_rawDescGZIP() []byte {
 }
 
 var file_raft_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_raft_proto_goTypes = []any{
 	(EntryType)(0),                // 0: raft.messages.v1.EntryType
 	(ErrorCode)(0),                // 1: raft.messages.v1.ErrorCode
@@ -3189,30 +3251,32 @@ var file_raft_proto_goTypes = []any{
 	(*CommittedAck)(nil),          // 19: raft.messages.v1.CommittedAck
 	(*GetStatus)(nil),             // 20: raft.messages.v1.GetStatus
 	(*Status)(nil),                // 21: raft.messages.v1.Status
-	(*PersistRequest)(nil),        // 22: raft.messages.v1.PersistRequest
-	(*Persisted)(nil),             // 23: raft.messages.v1.Persisted
-	(*PersistFailed)(nil),         // 24: raft.messages.v1.PersistFailed
-	(*FlushPersistence)(nil),      // 25: raft.messages.v1.FlushPersistence
-	(*RoleChanged)(nil),           // 26: raft.messages.v1.RoleChanged
-	(*LeaderContact)(nil),         // 27: raft.messages.v1.LeaderContact
-	(*ElectionTimerFired)(nil),    // 28: raft.messages.v1.ElectionTimerFired
-	(*ElectionTimeout)(nil),       // 29: raft.messages.v1.ElectionTimeout
-	(*StartCampaign)(nil),         // 30: raft.messages.v1.StartCampaign
-	(*CampaignWon)(nil),           // 31: raft.messages.v1.CampaignWon
-	(*LeaderTick)(nil),            // 32: raft.messages.v1.LeaderTick
-	(*StartReplication)(nil),      // 33: raft.messages.v1.StartReplication
-	(*StopReplication)(nil),       // 34: raft.messages.v1.StopReplication
-	(*NewEntries)(nil),            // 35: raft.messages.v1.NewEntries
-	(*FetchEntries)(nil),          // 36: raft.messages.v1.FetchEntries
-	(*FetchedEntries)(nil),        // 37: raft.messages.v1.FetchedEntries
-	(*ConfigurationChanged)(nil),  // 38: raft.messages.v1.ConfigurationChanged
-	(*ProgressUpdate)(nil),        // 39: raft.messages.v1.ProgressUpdate
-	(*QuorumCommitted)(nil),       // 40: raft.messages.v1.QuorumCommitted
-	(*PeerActivity)(nil),          // 41: raft.messages.v1.PeerActivity
-	(*QuorumLost)(nil),            // 42: raft.messages.v1.QuorumLost
-	(*ApplyEntries)(nil),          // 43: raft.messages.v1.ApplyEntries
-	(*AppliedUpTo)(nil),           // 44: raft.messages.v1.AppliedUpTo
-	nil,                           // 45: raft.messages.v1.Status.MatchIndexEntry
+	(*ForwardTimeout)(nil),        // 22: raft.messages.v1.ForwardTimeout
+	(*PersistRequest)(nil),        // 23: raft.messages.v1.PersistRequest
+	(*Persisted)(nil),             // 24: raft.messages.v1.Persisted
+	(*PersistFailed)(nil),         // 25: raft.messages.v1.PersistFailed
+	(*FlushPersistence)(nil),      // 26: raft.messages.v1.FlushPersistence
+	(*RoleChanged)(nil),           // 27: raft.messages.v1.RoleChanged
+	(*LeaderContact)(nil),         // 28: raft.messages.v1.LeaderContact
+	(*ElectionTimerFired)(nil),    // 29: raft.messages.v1.ElectionTimerFired
+	(*ElectionTimeout)(nil),       // 30: raft.messages.v1.ElectionTimeout
+	(*StartCampaign)(nil),         // 31: raft.messages.v1.StartCampaign
+	(*CampaignWon)(nil),           // 32: raft.messages.v1.CampaignWon
+	(*LeaderTick)(nil),            // 33: raft.messages.v1.LeaderTick
+	(*StartReplication)(nil),      // 34: raft.messages.v1.StartReplication
+	(*StopReplication)(nil),       // 35: raft.messages.v1.StopReplication
+	(*NewEntries)(nil),            // 36: raft.messages.v1.NewEntries
+	(*FetchEntries)(nil),          // 37: raft.messages.v1.FetchEntries
+	(*FetchedEntries)(nil),        // 38: raft.messages.v1.FetchedEntries
+	(*ConfigurationChanged)(nil),  // 39: raft.messages.v1.ConfigurationChanged
+	(*ProgressUpdate)(nil),        // 40: raft.messages.v1.ProgressUpdate
+	(*QuorumCommitted)(nil),       // 41: raft.messages.v1.QuorumCommitted
+	(*PeerActivity)(nil),          // 42: raft.messages.v1.PeerActivity
+	(*QuorumLost)(nil),            // 43: raft.messages.v1.QuorumLost
+	(*ApplyEntries)(nil),          // 44: raft.messages.v1.ApplyEntries
+	(*AppliedUpTo)(nil),           // 45: raft.messages.v1.AppliedUpTo
+	nil,                           // 46: raft.messages.v1.Status.MatchIndexEntry
+	nil,                           // 47: raft.messages.v1.QuorumCommitted.MatchIndexEntry
 }
 var file_raft_proto_depIdxs = []int32{
 	0,  // 0: raft.messages.v1.Entry.type:type_name -> raft.messages.v1.EntryType
@@ -3229,7 +3293,7 @@ var file_raft_proto_depIdxs = []int32{
 	2,  // 11: raft.messages.v1.CommittedEntries.entries:type_name -> raft.messages.v1.Entry
 	6,  // 12: raft.messages.v1.CommittedAck.subscriber:type_name -> raft.messages.v1.ActorRef
 	4,  // 13: raft.messages.v1.Status.config:type_name -> raft.messages.v1.Configuration
-	45, // 14: raft.messages.v1.Status.match_index:type_name -> raft.messages.v1.Status.MatchIndexEntry
+	46, // 14: raft.messages.v1.Status.match_index:type_name -> raft.messages.v1.Status.MatchIndexEntry
 	5,  // 15: raft.messages.v1.PersistRequest.hard_state:type_name -> raft.messages.v1.HardState
 	2,  // 16: raft.messages.v1.PersistRequest.entries:type_name -> raft.messages.v1.Entry
 	4,  // 17: raft.messages.v1.StartCampaign.config:type_name -> raft.messages.v1.Configuration
@@ -3238,12 +3302,13 @@ var file_raft_proto_depIdxs = []int32{
 	2,  // 20: raft.messages.v1.NewEntries.entries:type_name -> raft.messages.v1.Entry
 	2,  // 21: raft.messages.v1.FetchedEntries.entries:type_name -> raft.messages.v1.Entry
 	4,  // 22: raft.messages.v1.ConfigurationChanged.config:type_name -> raft.messages.v1.Configuration
-	2,  // 23: raft.messages.v1.ApplyEntries.entries:type_name -> raft.messages.v1.Entry
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	47, // 23: raft.messages.v1.QuorumCommitted.match_index:type_name -> raft.messages.v1.QuorumCommitted.MatchIndexEntry
+	2,  // 24: raft.messages.v1.ApplyEntries.entries:type_name -> raft.messages.v1.Entry
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_raft_proto_init() }
@@ -3257,7 +3322,7 @@ func file_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_raft_proto_rawDesc), len(file_raft_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   44,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,22 @@
+// Package storage holds one node's durable Raft state: the log entries, the hard state
+// (term and vote), the base configuration and the node's identity (cluster id and node id).
+//
+// The production implementation, LevelDB, keeps all of it in ONE LevelDB database per
+// node (one data directory), and changes it only through atomic LevelDB batches
+// (leveldb.Batch applied with one db.Write): every Batch given to Write becomes exactly one
+// LevelDB batch, so a crash leaves either all of it or none of it. With Options.Sync each
+// Write is fsynced before it returns, so a Write that returned nil survives a crash.
+//
+// Every stored value carries a CRC32-Castagnoli checksum over its key and payload, verified
+// whenever the value is read. A metadata record (first index, last index, last term) is
+// rewritten in every batch, so Load costs a handful of point reads; Open checks it against
+// the entries actually stored. Damage found anywhere, by LevelDB or by these checks, is
+// reported as an error wrapping ErrCorrupt whose message names the directory: the store
+// never serves an empty or shortened log in place of a damaged one.
+//
+// Memory is an in-memory implementation with the same validation semantics, for tests and
+// the deterministic simulator.
+//
+// Both implementations reject an invalid Batch before changing anything, with an error
+// wrapping ErrInvalidBatch that says what is wrong (see Batch for the rules).
+package storage

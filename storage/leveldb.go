@@ -1,0 +1,441 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+
+	"github.com/raftsidecar/raft/messages"
+	"github.com/syndtr/goleveldb/leveldb"
+	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
+	"github.com/syndtr/goleveldb/leveldb/iterator"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+	"github.com/syndtr/goleveldb/leveldb/util"
+	"google.golang.org/protobuf/proto"
+)
+
+// strictLevel makes goleveldb report damage instead of skipping it. Its default
+// (StrictJournalChecksum|StrictBlockChecksum|StrictCompaction|StrictReader) verifies the
+// journal's checksums but then DROPS a damaged journal block (32 KiB) and goes on
+// replaying what follows: a damaged or cut journal silently loses acknowledged batches,
+// even ones in the middle. So:
+//   - StrictJournal: a damaged or cut journal chunk fails Open. goleveldb cannot tell a
+//     journal cut inside an acknowledged batch from the torn tail of a batch that a crash
+//     interrupted before it was acknowledged (both end in a partial record), so a torn
+//     tail fails Open too: the store errs on the side of never serving a shortened log.
+//   - StrictJournalChecksum, StrictBlockChecksum: verify the journal and table checksums.
+//   - StrictManifest: a damaged MANIFEST fails Open instead of being dropped.
+//   - StrictCompaction, StrictReader: a damaged table fails compaction and reads.
+const strictLevel = opt.StrictManifest | opt.StrictJournalChecksum | opt.StrictJournal |
+	opt.StrictBlockChecksum | opt.StrictCompaction | opt.StrictReader
+
+// LevelDB is the production Storage: one LevelDB database in one directory, changed only
+// through atomic LevelDB batches. Write must be called by one goroutine at a time (calls
+// are serialized anyway); Load, Entries and Term may run concurrently with it and each
+// other: each reads from one LevelDB snapshot, so it sees whole batches only.
+type LevelDB struct {
+	dir string
+	db  *leveldb.DB
+	wo  *opt.WriteOptions
+
+	mu      sync.Mutex // serializes Write and Close; guards the fields below
+	cur     current    // the state as of the last successful Write
+	closed  bool
+	failed  error  // set when a LevelDB write failed: the state is then unknown
+	keyBuf  []byte // scratch for keys
+	recBuf  []byte // scratch for values
+	pending leveldb.Batch
+}
+
+// maxKeptBatch is the size up to which the batch buffer is kept for the next Write.
+const maxKeptBatch = 1 << 20
+
+// reader is what both *leveldb.DB and *leveldb.Snapshot offer.
+type reader interface {
+	Get(key []byte, ro *opt.ReadOptions) ([]byte, error)
+	NewIterator(slice *util.Range, ro *opt.ReadOptions) iterator.Iterator
+}
+
+// Open opens the store in dir, creating dir and an empty store if dir does not exist or
+// holds no database.
+//
+// Opening an existing store first verifies all of it with the database opened read-only,
+// so that nothing in dir is changed (goleveldb deletes files it thinks obsolete when it
+// opens a database for writing) before the store is known to be sound: every record's
+// checksum, every entry's index and term, the entries' contiguity, and the metadata record
+// against the entries actually stored. This costs O(n) in the size of the log.
+//
+// Damage fails Open with an error wrapping ErrCorrupt that names dir, and leaves dir as it
+// was. That includes a journal that ends inside a batch: goleveldb cannot tell a journal
+// cut inside an acknowledged batch from the torn tail of a Write that a crash interrupted
+// before it returned, so both are reported (see strictLevel). A journal cut exactly
+// between two batches cannot be detected by anyone; the store then opens with the batches
+// before the cut.
+func Open(dir string, opts Options) (*LevelDB, error) {
+	fresh, err := freshDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage %s: open: %w", dir, err)
+	}
+	initialized := false
+	var verified logMeta
+	if !fresh {
+		verified, initialized, err = verifyDir(dir)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	o := &opt.Options{
+		Strict:         strictLevel,
+		ErrorIfMissing: !fresh,
+		ErrorIfExist:   fresh,
+		// A batch larger than the write buffer would otherwise be written as a goleveldb
+		// transaction, straight into tables; this keeps every batch one journal record.
+		DisableLargeBatchTransaction: true,
+	}
+	db, err := leveldb.OpenFile(dir, o)
+	if err != nil {
+		return nil, wrapErr(dir, "open", err)
+	}
+	s := &LevelDB{dir: dir, db: db, wo: &opt.WriteOptions{Sync: opts.Sync}}
+	if err := s.init(initialized, verified); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init writes the format and metadata records of a new store, or loads those of an
+// existing one (checking that they are still what verification saw).
+func (s *LevelDB) init(initialized bool, verified logMeta) error {
+	if !initialized {
+		s.cur = current{meta: logMeta{first: 1}}
+		b := new(leveldb.Batch)
+		b.Put(keyFormat, appendFormatRecord(nil))
+		b.Put(keyMeta, appendMetaRecord(nil, s.cur.meta))
+		if err := s.db.Write(b, &opt.WriteOptions{Sync: true}); err != nil {
+			return wrapErr(s.dir, "initialize", err)
+		}
+		return nil
+	}
+	st, meta, err := s.load(s.db)
+	if err != nil {
+		return err
+	}
+	if meta != verified {
+		return corruptf(s.dir, "metadata changed between verification (%v) and opening (%v)", verified, meta)
+	}
+	s.cur = current{meta: meta, identity: st.Identity, term: st.HardState.GetTerm(), vote: st.HardState.GetVote()}
+	return nil
+}
+
+// Dir returns the directory the store lives in, as given to Open.
+func (s *LevelDB) Dir() string { return s.dir }
+
+// Load returns the state held.
+func (s *LevelDB) Load() (State, error) {
+	snap, err := s.snapshot()
+	if err != nil {
+		return State{}, err
+	}
+	defer snap.Release()
+	st, _, err := s.load(snap)
+	return st, err
+}
+
+func (s *LevelDB) load(r reader) (State, logMeta, error) {
+	meta, err := s.readMeta(r)
+	if err != nil {
+		return State{}, logMeta{}, err
+	}
+	st := State{HardState: &messages.HardState{}, FirstIndex: meta.first, LastIndex: meta.last, LastTerm: meta.lastTerm}
+	if _, err := s.readProto(r, keyHardState, st.HardState); err != nil {
+		return State{}, logMeta{}, err
+	}
+	config := &messages.Configuration{}
+	found, err := s.readProto(r, keyConfig, config)
+	if err != nil {
+		return State{}, logMeta{}, err
+	}
+	if found {
+		st.Config = config
+	}
+	payload, found, err := s.get(r, keyIdentity)
+	if err != nil {
+		return State{}, logMeta{}, err
+	}
+	if found {
+		if st.Identity, err = decodeIdentity(payload); err != nil {
+			return State{}, logMeta{}, corruptf(s.dir, "identity undecodable: %v", err)
+		}
+	}
+	return st, meta, nil
+}
+
+// Entries returns entries with lo <= index < hi, in order.
+func (s *LevelDB) Entries(lo, hi uint64) ([]*messages.Entry, error) {
+	snap, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Release()
+	meta, err := s.readMeta(snap)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRange(s.dir, meta, lo, hi); err != nil || lo == hi {
+		return nil, err
+	}
+
+	out := make([]*messages.Entry, 0, hi-lo)
+	it := snap.NewIterator(&util.Range{Start: entryKey(nil, lo), Limit: entryKey(nil, hi)}, nil)
+	defer it.Release()
+	for it.Next() {
+		want := lo + uint64(len(out))
+		index, ok := parseEntryKey(it.Key())
+		if !ok {
+			return nil, corruptf(s.dir, "%s inside the entries", describeKey(it.Key()))
+		}
+		if index != want {
+			return nil, corruptf(s.dir, "entry %d missing (log %v)", want, meta)
+		}
+		payload, err := openRecord(it.Key(), it.Value())
+		if err != nil {
+			return nil, corruptf(s.dir, "%v", err)
+		}
+		e := &messages.Entry{}
+		if err := proto.Unmarshal(payload, e); err != nil { // copies what it keeps
+			return nil, corruptf(s.dir, "entry %d undecodable: %v", index, err)
+		}
+		if e.GetIndex() != index {
+			return nil, corruptf(s.dir, "entry %d holds index %d", index, e.GetIndex())
+		}
+		out = append(out, e)
+	}
+	if err := it.Error(); err != nil {
+		return nil, wrapErr(s.dir, "read entries", err)
+	}
+	if uint64(len(out)) != hi-lo {
+		return nil, corruptf(s.dir, "entry %d missing (log %v)", lo+uint64(len(out)), meta)
+	}
+	return out, nil
+}
+
+// Term returns the term of the entry at index (0 for index 0).
+func (s *LevelDB) Term(index uint64) (uint64, error) {
+	if index == 0 {
+		return 0, nil
+	}
+	snap, err := s.snapshot()
+	if err != nil {
+		return 0, err
+	}
+	defer snap.Release()
+	meta, err := s.readMeta(snap)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkIndex(s.dir, meta, index); err != nil {
+		return 0, err
+	}
+	if index == meta.last {
+		return meta.lastTerm, nil
+	}
+	return s.entryTerm(snap, index)
+}
+
+// entryTerm reads the term of the entry at index, which must be stored.
+func (s *LevelDB) entryTerm(r reader, index uint64) (uint64, error) {
+	key := entryKey(nil, index)
+	payload, found, err := s.get(r, key)
+	if err != nil {
+		return 0, err
+	}
+	if !found {
+		return 0, corruptf(s.dir, "entry %d missing", index)
+	}
+	got, term, err := entryIndexTerm(payload)
+	if err != nil {
+		return 0, corruptf(s.dir, "entry %d undecodable: %v", index, err)
+	}
+	if got != index {
+		return 0, corruptf(s.dir, "entry %d holds index %d", index, got)
+	}
+	return term, nil
+}
+
+// Write applies b as one LevelDB batch (fsynced with Options.Sync). A batch rejected by
+// validation (ErrInvalidBatch) or by a read error changes nothing. If LevelDB itself
+// fails the write, the batch may or may not be durable, so every later Write returns that
+// same error: the caller must stop and reopen.
+func (s *LevelDB) Write(b Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return closedErr(s.dir)
+	}
+	if s.failed != nil {
+		return s.failed
+	}
+	next, err := b.validate(&s.cur, func(index uint64) (uint64, error) { return s.entryTerm(s.db, index) })
+	if err != nil {
+		if errors.Is(err, ErrInvalidBatch) {
+			return fmt.Errorf("storage %s: %w", s.dir, err)
+		}
+		return err
+	}
+
+	batch := &s.pending
+	batch.Reset()
+	if err := s.encode(batch, &b, next); err != nil {
+		return fmt.Errorf("storage %s: %w", s.dir, err)
+	}
+	err = s.db.Write(batch, s.wo)
+	if len(batch.Dump()) > maxKeptBatch {
+		s.pending = leveldb.Batch{} // do not hold on to a large buffer
+	}
+	if err != nil {
+		s.failed = wrapErr(s.dir, "write", err)
+		return s.failed
+	}
+	if b.Identity != nil {
+		s.cur.identity = *b.Identity
+	}
+	if b.HardState != nil {
+		s.cur.term, s.cur.vote = b.HardState.GetTerm(), b.HardState.GetVote()
+	}
+	s.cur.meta = next
+	return nil
+}
+
+// encode adds b, already validated, to batch, with the metadata record next. Values are
+// marshalled into one scratch buffer, which batch copies.
+func (s *LevelDB) encode(batch *leveldb.Batch, b *Batch, next logMeta) error {
+	var err error
+	if b.Identity != nil {
+		s.recBuf = appendIdentityRecord(s.recBuf, *b.Identity)
+		batch.Put(keyIdentity, s.recBuf)
+	}
+	if b.HardState != nil {
+		if s.recBuf, err = appendProtoRecord(s.recBuf, keyHardState, b.HardState); err != nil {
+			return invalidf("hard state: %v", err)
+		}
+		batch.Put(keyHardState, s.recBuf)
+	}
+	if b.Config != nil {
+		if s.recBuf, err = appendProtoRecord(s.recBuf, keyConfig, b.Config); err != nil {
+			return invalidf("configuration: %v", err)
+		}
+		batch.Put(keyConfig, s.recBuf)
+	}
+	// Entries from TruncateFrom up to next.last are overwritten below; only those past
+	// next.last need deleting.
+	for index := next.last + 1; index <= s.cur.meta.last; index++ {
+		s.keyBuf = entryKey(s.keyBuf, index)
+		batch.Delete(s.keyBuf)
+	}
+	for _, e := range b.Entries {
+		s.keyBuf = entryKey(s.keyBuf, e.GetIndex())
+		if s.recBuf, err = appendProtoRecord(s.recBuf, s.keyBuf, e); err != nil {
+			return invalidf("entry %d: %v", e.GetIndex(), err)
+		}
+		batch.Put(s.keyBuf, s.recBuf)
+	}
+	s.recBuf = appendMetaRecord(s.recBuf, next)
+	batch.Put(keyMeta, s.recBuf)
+	return nil
+}
+
+// Close closes the database. Every later call returns an error wrapping ErrClosed.
+func (s *LevelDB) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return closedErr(s.dir)
+	}
+	s.closed = true
+	s.pending = leveldb.Batch{}
+	if err := s.db.Close(); err != nil {
+		return wrapErr(s.dir, "close", err)
+	}
+	return nil
+}
+
+func (s *LevelDB) snapshot() (*leveldb.Snapshot, error) {
+	snap, err := s.db.GetSnapshot()
+	if err != nil {
+		return nil, wrapErr(s.dir, "snapshot", err)
+	}
+	return snap, nil
+}
+
+// get reads the record under key and returns its verified payload; found is false when
+// there is none.
+func (s *LevelDB) get(r reader, key []byte) (payload []byte, found bool, err error) {
+	value, err := r.Get(key, nil)
+	if errors.Is(err, leveldb.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, wrapErr(s.dir, "read "+describeKey(key), err)
+	}
+	payload, err = openRecord(key, value)
+	if err != nil {
+		return nil, false, corruptf(s.dir, "%v", err)
+	}
+	return payload, true, nil
+}
+
+// readProto reads the record under key into m; found is false (and m unchanged) when
+// there is none.
+func (s *LevelDB) readProto(r reader, key []byte, m proto.Message) (found bool, err error) {
+	payload, found, err := s.get(r, key)
+	if err != nil || !found {
+		return false, err
+	}
+	if err := proto.Unmarshal(payload, m); err != nil {
+		return false, corruptf(s.dir, "%s undecodable: %v", describeKey(key), err)
+	}
+	return true, nil
+}
+
+// readMeta reads the metadata record, which every store has.
+func (s *LevelDB) readMeta(r reader) (logMeta, error) {
+	payload, found, err := s.get(r, keyMeta)
+	if err != nil {
+		return logMeta{}, err
+	}
+	if !found {
+		return logMeta{}, corruptf(s.dir, "metadata record missing")
+	}
+	meta, err := decodeMeta(payload)
+	if err != nil {
+		return logMeta{}, corruptf(s.dir, "metadata record undecodable: %v", err)
+	}
+	if meta.first == 0 || (meta.last == 0) != (meta.lastTerm == 0) || (meta.last != 0 && meta.last < meta.first) {
+		return logMeta{}, corruptf(s.dir, "metadata record impossible: %v", meta)
+	}
+	return meta, nil
+}
+
+// wrapErr wraps an error from goleveldb for the store in dir: corruption, including a
+// missing or cut file, as an error wrapping ErrCorrupt; a closed database as ErrClosed.
+func wrapErr(dir, op string, err error) error {
+	switch {
+	case errors.Is(err, leveldb.ErrClosed):
+		return closedErr(dir)
+	case isCorruption(err):
+		return &corruptError{dir: dir, detail: op, cause: err}
+	default:
+		return fmt.Errorf("storage %s: %s: %w", dir, op, err)
+	}
+}
+
+// isCorruption tells whether a goleveldb error means damaged or missing data. A file that
+// does not exist or ends early is damage here: every file goleveldb opens is one its
+// MANIFEST or CURRENT names.
+func isCorruption(err error) bool {
+	return lerrors.IsCorrupted(err) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, io.ErrUnexpectedEOF)
+}

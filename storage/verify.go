@@ -1,0 +1,166 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/raftsidecar/raft/messages"
+	"github.com/syndtr/goleveldb/leveldb"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+	"google.golang.org/protobuf/proto"
+)
+
+// freshDir tells whether dir holds no database yet, creating it when it does not exist.
+// A directory holds a database as soon as it holds any file goleveldb keeps data in
+// (CURRENT*, MANIFEST-*, numbered .log, .ldb, .sst or .tmp files); LOCK and LOG alone,
+// or files of other programs (lost+found), do not count. An existing database is opened
+// with ErrorIfMissing, because goleveldb, asked to open a database whose CURRENT file is
+// gone, would otherwise create a new one and delete the old files as obsolete.
+func freshDir(dir string) (bool, error) {
+	names, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, os.MkdirAll(dir, 0o750)
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, e := range names {
+		if isDatabaseFile(e.Name()) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func isDatabaseFile(name string) bool {
+	if name == "CURRENT" || strings.HasPrefix(name, "CURRENT.") || strings.HasPrefix(name, "MANIFEST-") {
+		return true
+	}
+	num, ext, ok := strings.Cut(name, ".")
+	if !ok {
+		return false
+	}
+	if _, err := strconv.ParseUint(num, 10, 64); err != nil {
+		return false
+	}
+	switch ext {
+	case "log", "ldb", "sst", "tmp":
+		return true
+	}
+	return false
+}
+
+// verifyDir opens the database in dir read-only and checks all of it (see scan). It
+// returns the verified log bounds, and initialized false when the database holds no
+// record at all (a crash between its creation and the first write of Open).
+func verifyDir(dir string) (meta logMeta, initialized bool, err error) {
+	// goleveldb opens LOCK read-only in read-only mode, so it must exist.
+	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDONLY, 0o644)
+	if err != nil {
+		return logMeta{}, false, fmt.Errorf("storage %s: open: %w", dir, err)
+	}
+	lock.Close()
+
+	db, err := leveldb.OpenFile(dir, &opt.Options{ReadOnly: true, ErrorIfMissing: true, Strict: strictLevel})
+	if err != nil {
+		return logMeta{}, false, wrapErr(dir, "open", err)
+	}
+	defer db.Close()
+	return scan(dir, db)
+}
+
+// scan reads every record of the database (O(n) in the size of the log): it verifies each
+// checksum, decodes each record, checks that every entry holds its own index, that the
+// entries are contiguous with non-decreasing nonzero terms, and that the metadata record
+// agrees with them (first and last entry present, nothing beyond the last). Reading every
+// record also makes goleveldb verify the checksum of every table block holding one.
+func scan(dir string, r reader) (meta logMeta, initialized bool, err error) {
+	var (
+		any, haveMeta, haveFormat bool
+		version                   uint64
+		count                     uint64 // entries seen
+		first, last, lastTerm     uint64 // of the entries seen
+	)
+	it := r.NewIterator(nil, &opt.ReadOptions{DontFillCache: true})
+	defer it.Release()
+	for it.Next() {
+		any = true
+		key := it.Key()
+		payload, err := openRecord(key, it.Value())
+		if err != nil {
+			return logMeta{}, false, corruptf(dir, "%v", err)
+		}
+		if index, ok := parseEntryKey(key); ok {
+			got, term, err := entryIndexTerm(payload)
+			switch {
+			case err != nil:
+				return logMeta{}, false, corruptf(dir, "entry %d undecodable: %v", index, err)
+			case got != index:
+				return logMeta{}, false, corruptf(dir, "entry %d holds index %d", index, got)
+			case term == 0:
+				return logMeta{}, false, corruptf(dir, "entry %d has term 0", index)
+			case count > 0 && index != last+1:
+				return logMeta{}, false, corruptf(dir, "entries %d to %d missing", last+1, index-1)
+			case term < lastTerm:
+				return logMeta{}, false, corruptf(dir, "entry %d has term %d, below the term %d of entry %d",
+					index, term, lastTerm, last)
+			}
+			if count == 0 {
+				first = index
+			}
+			last, lastTerm = index, term
+			count++
+			continue
+		}
+		switch string(key) {
+		case string(keyMeta):
+			haveMeta = true
+			if meta, err = decodeMeta(payload); err != nil {
+				return logMeta{}, false, corruptf(dir, "metadata record undecodable: %v", err)
+			}
+		case string(keyFormat):
+			haveFormat = true
+			if version, err = decodeFormat(payload); err != nil {
+				return logMeta{}, false, corruptf(dir, "format record undecodable: %v", err)
+			}
+		case string(keyIdentity):
+			if _, err := decodeIdentity(payload); err != nil {
+				return logMeta{}, false, corruptf(dir, "identity undecodable: %v", err)
+			}
+		case string(keyHardState):
+			if err := proto.Unmarshal(payload, &messages.HardState{}); err != nil {
+				return logMeta{}, false, corruptf(dir, "hard state undecodable: %v", err)
+			}
+		case string(keyConfig):
+			if err := proto.Unmarshal(payload, &messages.Configuration{}); err != nil {
+				return logMeta{}, false, corruptf(dir, "configuration undecodable: %v", err)
+			}
+		default:
+			return logMeta{}, false, corruptf(dir, "%s", describeKey(key))
+		}
+	}
+	if err := it.Error(); err != nil {
+		return logMeta{}, false, wrapErr(dir, "verify", err)
+	}
+
+	switch {
+	case !any:
+		return logMeta{}, false, nil
+	case !haveFormat:
+		return logMeta{}, false, corruptf(dir, "format record missing")
+	case version != formatVersion:
+		return logMeta{}, false, fmt.Errorf("storage %s: open: format version %d, want %d", dir, version, formatVersion)
+	case !haveMeta:
+		return logMeta{}, false, corruptf(dir, "metadata record missing")
+	case count == 0 && (meta.first == 0 || meta.last != 0 || meta.lastTerm != 0):
+		return logMeta{}, false, corruptf(dir, "metadata (%v) does not match the empty log stored", meta)
+	case count > 0 && (meta.first != first || meta.last != last || meta.lastTerm != lastTerm):
+		return logMeta{}, false, corruptf(dir, "metadata (%v) does not match the entries stored (first %d, last %d, last term %d)",
+			meta, first, last, lastTerm)
+	}
+	return meta, true, nil
+}
