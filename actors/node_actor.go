@@ -1,0 +1,165 @@
+package actors
+
+import (
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/raftsidecar/raft/messages"
+	"github.com/raftsidecar/raft/remote"
+	"github.com/raftsidecar/raft/storage"
+)
+
+// NewNodeProps checks cfg, opens (and on first start initialises) the node's store and
+// returns the props of its RaftNode actor. Spawn it once, named remote.NodeActorName, in an
+// actor system whose remoting listens on cfg.Address; the store is closed when the actor
+// stops. The RaftNode answers:
+//
+//   - *messages.Submit with a *messages.SubmitResult once the command is committed (or failed);
+//   - *messages.GetStatus with a *messages.Status;
+//   - *messages.Subscribe by streaming *messages.CommittedEntries to the subscriber, which
+//     must answer each batch with a *messages.CommittedAck.
+func NewNodeProps(cfg Config) (*actor.Props, error) {
+	s, err := cfg.settings()
+	if err != nil {
+		return nil, err
+	}
+	store, owned := cfg.Storage, false
+	if store == nil {
+		db, err := storage.Open(cfg.DataDir, storage.Options{Sync: !cfg.NoSync})
+		if err != nil {
+			return nil, err
+		}
+		store, owned = db, true
+	}
+	if err := initialiseStore(store, cfg); err != nil {
+		if owned {
+			store.Close()
+		}
+		return nil, err
+	}
+	// A failing child escalates: the node restarts as a whole and rebuilds from its store,
+	// exactly as after a crash, instead of one child resuming with state out of step.
+	escalate := actor.NewOneForOneStrategy(0, 0, func(interface{}) actor.Directive { return actor.EscalateDirective })
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &nodeActor{s: s, store: store, ownsStore: owned, faults: cfg.Faults}
+	}, actor.WithSupervisor(escalate)), nil
+}
+
+// initialiseStore binds an empty store to this node and cluster, with the bootstrap
+// configuration if any, in one batch; a store of another node or cluster is refused.
+func initialiseStore(store storage.Storage, cfg Config) error {
+	st, err := store.Load()
+	if err != nil {
+		return err
+	}
+	want := storage.Identity{ClusterID: cfg.ClusterID, NodeID: cfg.ID}
+	if st.Identity != (storage.Identity{}) {
+		if st.Identity != want {
+			return fmt.Errorf("data directory %q belongs to node %d of cluster %q, not node %d of cluster %q",
+				cfg.DataDir, st.Identity.NodeID, st.Identity.ClusterID, cfg.ID, cfg.ClusterID)
+		}
+		return nil
+	}
+	b := storage.Batch{Identity: &want, HardState: &messages.HardState{}}
+	if len(cfg.Bootstrap) > 0 {
+		b.Config = &messages.Configuration{Voters: cfg.Bootstrap}
+	}
+	return store.Write(b)
+}
+
+// nodeActor is RaftNode's protoactor adapter: it owns the children and the store handle,
+// and feeds every message to nodeLogic.
+type nodeActor struct {
+	s         settings
+	store     storage.Storage
+	ownsStore bool
+	faults    *remote.FaultNetwork
+
+	logic  *nodeLogic
+	routes *routes
+}
+
+// Receive implements actor.Actor.
+func (a *nodeActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.start(ctx)
+		return
+	case *actor.Stopped:
+		if a.ownsStore {
+			a.store.Close()
+		}
+		return
+	case *messages.GetStatus:
+		if a.logic != nil {
+			ctx.Respond(a.logic.status())
+		}
+		return
+	case *messages.Submit:
+		if m.ReplyTo == nil {
+			m = &messages.Submit{Command: m.Command, ReplyTo: refOf(ctx.Sender())}
+		}
+		a.handle(ctx, m)
+		return
+	case *messages.Subscribe:
+		if m.Subscriber == nil {
+			m = &messages.Subscribe{Subscriber: refOf(ctx.Sender())}
+		}
+		ctx.Send(a.routes.applier, m)
+		return
+	case *messages.Unsubscribe, *messages.CommittedAck:
+		ctx.Send(a.routes.applier, ctx.Message())
+		return
+	}
+	if m, ok := isRaftMessage(ctx.Message()); ok {
+		a.handle(ctx, m)
+	}
+}
+
+func (a *nodeActor) handle(ctx actor.Context, m interface{}) {
+	if a.logic == nil {
+		return
+	}
+	msg, _ := isRaftMessage(m)
+	a.logic.handle(msg)
+	a.routes.dispatch(ctx, a.logic.drain())
+}
+
+// start rebuilds the node from its store (a restarted actor trusts nothing in memory),
+// spawns the children and tells them the state it starts in.
+func (a *nodeActor) start(ctx actor.Context) {
+	st, err := a.store.Load()
+	var entries []*messages.Entry
+	if err == nil && st.LastIndex > 0 {
+		entries, err = a.store.Entries(st.FirstIndex, st.LastIndex+1)
+	}
+	if err != nil {
+		a.s.logger.Error("cannot load state; stopping", "error", err)
+		ctx.Stop(ctx.Self())
+		return
+	}
+	transport := remote.NewTransport(ctx.ActorSystem(), a.s.id, a.faults)
+	a.routes = newRoutes(ctx.ActorSystem(), ctx.Self(), transport)
+	children := []struct {
+		name  string
+		actor actor.Actor
+	}{
+		{persistenceName, &logicActor{logic: newPersistenceLogic(a.store), routes: a.routes}},
+		{electionName, &logicActor{logic: newElectionLogic(a.s), routes: a.routes}},
+		{replicationName, &logicActor{logic: newReplicationLogic(a.s), routes: a.routes}},
+		{configName, &logicActor{logic: newConfigLogic(a.s.id), routes: a.routes}},
+		{applierName, watchingApplier{applierActor(newApplierLogic(), a.routes)}},
+	}
+	for _, c := range children {
+		child := c.actor
+		if _, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return child }), c.name); err != nil {
+			a.s.logger.Error("cannot spawn child; stopping", "child", c.name, "error", err)
+			ctx.Stop(ctx.Self())
+			return
+		}
+	}
+	a.logic = newNodeLogic(a.s, st, entries)
+	a.logic.start()
+	a.routes.dispatch(ctx, a.logic.drain())
+	a.s.logger.Info("node started", "id", a.s.id, "term", a.logic.term, "last_index", a.logic.log.lastIndex())
+}

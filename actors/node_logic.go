@@ -1,0 +1,748 @@
+package actors
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/raftsidecar/raft/messages"
+	"github.com/raftsidecar/raft/storage"
+	"google.golang.org/protobuf/proto"
+)
+
+// role is a node's part in its current term.
+type role int
+
+const (
+	roleFollower role = iota
+	rolePreCandidate
+	roleCandidate
+	roleLeader
+)
+
+// String gives the role's name as Status reports it. A pre-candidate reports "candidate";
+// a node that is not a voter of the configuration reports "learner".
+func (r role) String() string {
+	switch r {
+	case roleLeader:
+		return "leader"
+	case roleCandidate, rolePreCandidate:
+		return "candidate"
+	}
+	return "follower"
+}
+
+// pendingSubmit is a command appended by this node as leader whose client waits for it.
+// Exactly one of ref and forwardedBy is set.
+type pendingSubmit struct {
+	term        uint64
+	ref         *messages.ActorRef // a local client
+	forwardedBy uint64             // a follower that forwarded the Submit
+	requestID   uint64             // the follower's request id
+}
+
+// forwardedSubmit is a Submit this node forwarded to the leader and still waits on.
+type forwardedSubmit struct {
+	ref *messages.ActorRef
+}
+
+// durableMark remembers, for one PersistRequest, the last log index it makes durable.
+type durableMark struct {
+	seq       uint64
+	lastIndex uint64
+}
+
+// deferredSend is a message that may leave only once write seq is durable: a vote, or an
+// AppendEntries success.
+type deferredSend struct {
+	seq uint64
+	out outgoing
+}
+
+// nodeLogic is RaftNode's state machine: the one authority for role, term, vote, log and
+// commit index. Other actors propose (an election won, a quorum index, a write made
+// durable); nodeLogic decides.
+type nodeLogic struct {
+	outbox
+	s settings
+
+	// Durable state, as this node has asked Persistence to store it.
+	term uint64
+	vote uint64
+	log  memLog
+
+	baseConfig  *messages.Configuration // from bootstrap; used until a config entry exists
+	config      *messages.Configuration // in force: the newest in the log, else baseConfig
+	configIndex uint64
+
+	role              role
+	leaderID          uint64
+	lastLeaderContact time.Time
+	commitIndex       uint64
+	matchIndex        map[uint64]uint64 // as last reported by Config (leader only)
+
+	// Persistence bookkeeping: writes are numbered; Persisted{seq} says all up to seq are durable.
+	nextSeq      uint64
+	doneSeq      uint64
+	durableIndex uint64
+	marks        []durableMark
+	deferred     []deferredSend
+	failed       error // a write failed: the node refuses all further work
+
+	// Applier credit.
+	sentToApplier uint64
+	appliedIndex  uint64
+
+	// Clients.
+	pending       map[uint64]pendingSubmit   // by log index
+	forwarded     map[uint64]forwardedSubmit // by request id
+	nextRequestID uint64
+
+	// Counters for Status.
+	droppedForeign uint64
+	droppedInvalid uint64
+}
+
+// newNodeLogic rebuilds a node from what its store holds. Everything it loads was durable,
+// so durableIndex starts at the end of the log.
+func newNodeLogic(s settings, st storage.State, entries []*messages.Entry) *nodeLogic {
+	n := &nodeLogic{
+		s:          s,
+		term:       st.HardState.GetTerm(),
+		vote:       st.HardState.GetVote(),
+		baseConfig: st.Config,
+		pending:    map[uint64]pendingSubmit{},
+		forwarded:  map[uint64]forwardedSubmit{},
+	}
+	n.log.append(entries...)
+	n.durableIndex = n.log.lastIndex()
+	n.config, n.configIndex = n.configInLog()
+	return n
+}
+
+// start tells the other actors the state the node starts in.
+func (n *nodeLogic) start() {
+	n.announceConfig()
+	n.announceRole()
+}
+
+func (n *nodeLogic) handle(msg proto.Message) {
+	if n.failed != nil {
+		n.refuse(msg)
+		return
+	}
+	switch m := msg.(type) {
+	case *messages.RequestVote:
+		if n.acceptPeer(m.ClusterId, m.To) {
+			n.onRequestVote(m)
+		}
+	case *messages.RequestVoteResponse:
+		if n.acceptPeer(m.ClusterId, m.To) {
+			n.onRequestVoteResponse(m)
+		}
+	case *messages.AppendEntries:
+		if n.acceptPeer(m.ClusterId, m.To) {
+			n.onAppendEntries(m)
+		}
+	case *messages.AppendEntriesResponse:
+		if n.acceptPeer(m.ClusterId, m.To) {
+			n.onAppendEntriesResponse(m)
+		}
+	case *messages.TimeoutNow:
+		if n.acceptPeer(m.ClusterId, m.To) {
+			n.onTimeoutNow(m)
+		}
+	case *messages.ForwardSubmit:
+		if n.acceptPeer(m.ClusterId, m.To) {
+			n.onForwardSubmit(m)
+		}
+	case *messages.ForwardSubmitResult:
+		if n.acceptPeer(m.ClusterId, m.To) {
+			n.onForwardSubmitResult(m)
+		}
+	case *messages.Submit:
+		n.onSubmit(m)
+	case *messages.ForwardTimeout:
+		n.onForwardTimeout(m)
+	case *messages.Persisted:
+		n.onPersisted(m)
+	case *messages.PersistFailed:
+		n.onPersistFailed(m)
+	case *messages.ElectionTimeout:
+		n.onElectionTimeout(m)
+	case *messages.CampaignWon:
+		n.onCampaignWon(m)
+	case *messages.QuorumCommitted:
+		n.onQuorumCommitted(m)
+	case *messages.QuorumLost:
+		n.onQuorumLost(m)
+	case *messages.FetchEntries:
+		n.onFetchEntries(m)
+	case *messages.AppliedUpTo:
+		n.onAppliedUpTo(m)
+	default:
+		n.droppedInvalid++
+	}
+}
+
+// refuse answers client requests once the node has failed; everything else is dropped.
+func (n *nodeLogic) refuse(msg proto.Message) {
+	if m, ok := msg.(*messages.Submit); ok {
+		n.sendRef(m.ReplyTo, &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_SHUTDOWN,
+			Error: "node stopped after a storage failure: " + n.failed.Error()})
+	}
+}
+
+// acceptPeer filters peer messages: another cluster's are counted and dropped, and so are
+// messages addressed to another node id.
+func (n *nodeLogic) acceptPeer(clusterID string, to uint64) bool {
+	if clusterID != n.s.clusterID {
+		n.droppedForeign++
+		return false
+	}
+	if to != n.s.id {
+		n.droppedInvalid++
+		return false
+	}
+	return true
+}
+
+// ------------------------------------------------------------------ role changes
+
+func (n *nodeLogic) isVoter() bool { return isVoter(n.config, n.s.id) }
+
+// inLease says whether this node believes a leader is alive: it leads itself, or it heard
+// from the leader less than an election timeout ago. Votes are refused inside the lease, so
+// a rejoining node cannot depose a healthy leader (with PreVote and CheckQuorum).
+func (n *nodeLogic) inLease() bool {
+	if n.role == roleLeader {
+		return true
+	}
+	return n.leaderID != 0 && n.s.clock.Now().Sub(n.lastLeaderContact) < n.s.electionTimeout
+}
+
+// setHardState records a new term or vote and asks Persistence to store it.
+func (n *nodeLogic) setHardState(term, vote uint64) {
+	if term == n.term && vote == n.vote {
+		return
+	}
+	n.term, n.vote = term, vote
+	n.persist(&messages.PersistRequest{HardState: &messages.HardState{Term: term, Vote: vote}})
+}
+
+// becomeFollower moves to follower of term (raising the term if needed) under leader (0 when unknown).
+func (n *nodeLogic) becomeFollower(term, leader uint64) {
+	wasLeader := n.role == roleLeader
+	changed := n.role != roleFollower || n.term != term || n.leaderID != leader
+	if term > n.term {
+		n.setHardState(term, 0)
+	}
+	n.role = roleFollower
+	n.leaderID = leader
+	if leader != 0 {
+		n.lastLeaderContact = n.s.clock.Now()
+	}
+	if wasLeader {
+		n.send(toReplication, &messages.StopReplication{Term: n.term})
+		n.matchIndex = nil
+	}
+	if changed {
+		n.announceRole()
+	}
+}
+
+func (n *nodeLogic) announceRole() {
+	n.send(toElection, &messages.RoleChanged{Term: n.term, Role: n.role.String(), LeaderId: n.leaderID, Voter: n.isVoter()})
+}
+
+func (n *nodeLogic) announceConfig() {
+	n.send(toConfig, &messages.ConfigurationChanged{Term: n.term, Index: n.configIndex, Config: n.config, Self: n.s.id})
+}
+
+// configInLog returns the configuration in force: the newest configuration entry in the log
+// (configuration entries take effect when appended), else the bootstrap configuration.
+func (n *nodeLogic) configInLog() (*messages.Configuration, uint64) {
+	if cfg, idx := n.log.lastConfig(n.log.lastIndex()); cfg != nil {
+		return cfg, idx
+	}
+	return n.baseConfig, 0
+}
+
+// refreshConfig recomputes the configuration after the log changed and tells the actors
+// that care when it did.
+func (n *nodeLogic) refreshConfig() {
+	cfg, idx := n.configInLog()
+	if idx == n.configIndex && proto.Equal(cfg, n.config) {
+		return
+	}
+	n.config, n.configIndex = cfg, idx
+	n.announceConfig()
+	if n.role == roleLeader {
+		n.send(toReplication, &messages.ConfigurationChanged{Term: n.term, Index: idx, Config: cfg, Self: n.s.id})
+	}
+}
+
+func (n *nodeLogic) onElectionTimeout(m *messages.ElectionTimeout) {
+	if n.role == roleLeader || !n.isVoter() {
+		return
+	}
+	// PreVote: ask whether a campaign could win before raising the term, so a node that was
+	// cut off cannot disturb the cluster when it returns.
+	n.role = rolePreCandidate
+	n.leaderID = 0
+	n.announceRole()
+	n.send(toElection, &messages.StartCampaign{Term: n.term + 1, PreVote: true,
+		LastLogIndex: n.log.lastIndex(), LastLogTerm: n.log.lastTerm(), Config: n.config})
+}
+
+func (n *nodeLogic) onCampaignWon(m *messages.CampaignWon) {
+	switch {
+	case m.PreVote && n.role == rolePreCandidate && m.Term == n.term+1:
+		n.becomeCandidate(false)
+	case !m.PreVote && n.role == roleCandidate && m.Term == n.term:
+		n.becomeLeader()
+	}
+}
+
+// becomeCandidate raises the term and votes for itself; the campaign starts only once that
+// vote is durable, so a crash cannot make this node vote twice in one term.
+func (n *nodeLogic) becomeCandidate(transfer bool) {
+	n.setHardState(n.term+1, n.s.id)
+	n.role = roleCandidate
+	n.leaderID = 0
+	n.announceRole()
+	n.sendWhenDurable(outgoing{to: toElection, msg: &messages.StartCampaign{Term: n.term, LastLogIndex: n.log.lastIndex(),
+		LastLogTerm: n.log.lastTerm(), Config: n.config, LeadershipTransfer: transfer}})
+}
+
+// becomeLeader takes leadership of the current term and appends a no-op, so that entries
+// of earlier terms become committed through it (they are never committed by counting).
+func (n *nodeLogic) becomeLeader() {
+	n.role = roleLeader
+	n.leaderID = n.s.id
+	n.matchIndex = map[uint64]uint64{}
+	prev, prevTerm := n.log.lastIndex(), n.log.lastTerm()
+	noop := &messages.Entry{Index: prev + 1, Term: n.term, Type: messages.EntryType_ENTRY_TYPE_NOOP}
+	n.log.append(noop)
+	n.persist(&messages.PersistRequest{Entries: []*messages.Entry{noop}})
+	n.announceRole()
+	n.send(toReplication, &messages.StartReplication{Term: n.term, Config: n.config, PrevIndex: prev, PrevTerm: prevTerm,
+		Cached: []*messages.Entry{noop}, CommitIndex: n.commitIndex})
+	n.reportSelfProgress()
+}
+
+func (n *nodeLogic) onQuorumLost(m *messages.QuorumLost) {
+	if n.role == roleLeader && m.Term == n.term {
+		n.s.logger.Info("stepping down: no quorum heard within an election timeout", "term", n.term)
+		n.becomeFollower(n.term, 0)
+	}
+}
+
+// ------------------------------------------------------------------ votes
+
+func (n *nodeLogic) logUpToDate(lastIndex, lastTerm uint64) bool {
+	ourTerm := n.log.lastTerm()
+	return lastTerm > ourTerm || (lastTerm == ourTerm && lastIndex >= n.log.lastIndex())
+}
+
+func (n *nodeLogic) onRequestVote(m *messages.RequestVote) {
+	reply := &messages.RequestVoteResponse{ClusterId: n.s.clusterID, From: n.s.id, To: m.From, PreVote: m.PreVote}
+	candidate := memberOf(n.config, m.From)
+	if candidate == nil {
+		// Only members of the configuration may be voted for; others are not even answered.
+		n.droppedInvalid++
+		return
+	}
+	if m.PreVote {
+		grant := m.Term > n.term && (m.LeadershipTransfer || !n.inLease()) && n.logUpToDate(m.LastLogIndex, m.LastLogTerm)
+		reply.Granted = grant
+		reply.Term = n.term
+		if grant {
+			reply.Term = m.Term
+		}
+		n.sendPeer(candidate, reply)
+		return
+	}
+	if m.Term > n.term {
+		if n.inLease() && !m.LeadershipTransfer {
+			return // a healthy leader is known: ignore the disruption, keep the term
+		}
+		n.becomeFollower(m.Term, 0)
+	}
+	reply.Term = n.term
+	if m.Term < n.term {
+		n.sendPeer(candidate, reply)
+		return
+	}
+	canVote := n.vote == m.From || (n.vote == 0 && n.leaderID == 0)
+	if canVote && n.logUpToDate(m.LastLogIndex, m.LastLogTerm) {
+		n.setHardState(n.term, m.From)
+		n.send(toElection, &messages.LeaderContact{Term: n.term}) // granting a vote resets the timer
+		reply.Granted = true
+		n.sendWhenDurable(outgoing{to: toPeer, peer: candidate, msg: reply})
+		return
+	}
+	n.sendPeer(candidate, reply)
+}
+
+func (n *nodeLogic) onRequestVoteResponse(m *messages.RequestVoteResponse) {
+	if m.Term > n.term && !(m.PreVote && m.Granted) {
+		n.becomeFollower(m.Term, 0)
+		return
+	}
+	if n.role == roleCandidate || n.role == rolePreCandidate {
+		n.send(toElection, m)
+	}
+}
+
+func (n *nodeLogic) onTimeoutNow(m *messages.TimeoutNow) {
+	if m.Term < n.term || !n.isVoter() || n.role == roleLeader {
+		return
+	}
+	if m.Term > n.term {
+		n.becomeFollower(m.Term, m.From)
+	}
+	n.becomeCandidate(true)
+}
+
+// ------------------------------------------------------------------ replication (follower side)
+
+func (n *nodeLogic) onAppendEntries(m *messages.AppendEntries) {
+	leader := memberOf(n.config, m.From)
+	if leader == nil {
+		// A leader we do not know of yet (this node's configuration is behind): answer
+		// through the address the message would need; without it we cannot answer.
+		n.droppedInvalid++
+		return
+	}
+	reply := &messages.AppendEntriesResponse{ClusterId: n.s.clusterID, From: n.s.id, To: m.From}
+	if m.Term < n.term {
+		reply.Term = n.term
+		reply.RejectedIndex = m.PrevLogIndex
+		n.sendPeer(leader, reply)
+		return
+	}
+	if m.Term > n.term || n.role != roleFollower || n.leaderID != m.From {
+		if n.role == roleLeader && m.Term == n.term {
+			n.s.logger.Error("two leaders in one term", "term", n.term, "other", m.From)
+			return
+		}
+		n.becomeFollower(m.Term, m.From)
+	}
+	n.lastLeaderContact = n.s.clock.Now()
+	n.send(toElection, &messages.LeaderContact{Term: n.term})
+	reply.Term = n.term
+	last := n.log.lastIndex()
+	if m.PrevLogIndex > last {
+		reply.RejectedIndex = m.PrevLogIndex
+		reply.ConflictIndex = last + 1
+		reply.LastLogIndex = last
+		n.sendPeer(leader, reply)
+		return
+	}
+	if n.log.term(m.PrevLogIndex) != m.PrevLogTerm {
+		reply.RejectedIndex = m.PrevLogIndex
+		reply.ConflictTerm = n.log.term(m.PrevLogIndex)
+		reply.ConflictIndex = n.log.firstIndexOfTerm(m.PrevLogIndex, n.commitIndex)
+		reply.LastLogIndex = last
+		n.sendPeer(leader, reply)
+		return
+	}
+	// Skip entries already held; truncate at the first conflict; append the rest.
+	var truncateFrom uint64
+	fresh := m.Entries
+	for i, e := range m.Entries {
+		if e.Index > n.log.lastIndex() {
+			fresh = m.Entries[i:]
+			break
+		}
+		if n.log.term(e.Index) != e.Term {
+			if e.Index <= n.commitIndex {
+				n.s.logger.Error("leader conflicts with a committed entry; ignoring", "index", e.Index, "term", e.Term)
+				return
+			}
+			truncateFrom = e.Index
+			fresh = m.Entries[i:]
+			break
+		}
+		fresh = m.Entries[i+1:]
+	}
+	if truncateFrom > 0 {
+		n.log.truncateFrom(truncateFrom)
+		n.clampDurable(truncateFrom - 1)
+	}
+	if len(fresh) > 0 {
+		n.log.append(fresh...)
+		n.persist(&messages.PersistRequest{TruncateFrom: truncateFrom, Entries: fresh})
+		n.refreshConfig()
+	} else if truncateFrom > 0 {
+		n.persist(&messages.PersistRequest{TruncateFrom: truncateFrom})
+		n.refreshConfig()
+	}
+	match := m.PrevLogIndex + uint64(len(m.Entries))
+	if c := min(m.LeaderCommit, match); c > n.commitIndex {
+		n.advanceCommit(c)
+	}
+	reply.Success = true
+	reply.MatchIndex = match
+	reply.LastLogIndex = n.log.lastIndex()
+	n.sendWhenDurable(outgoing{to: toPeer, peer: leader, msg: reply})
+}
+
+// ------------------------------------------------------------------ replication (leader side)
+
+func (n *nodeLogic) onAppendEntriesResponse(m *messages.AppendEntriesResponse) {
+	if m.Term > n.term {
+		n.becomeFollower(m.Term, 0)
+		return
+	}
+	if m.Term == n.term && n.role == roleLeader {
+		n.send(toReplication, m)
+	}
+}
+
+func (n *nodeLogic) onFetchEntries(m *messages.FetchEntries) {
+	if n.role != roleLeader || m.Term != n.term || m.From == 0 || m.From > n.log.lastIndex()+1 {
+		return
+	}
+	entries := n.log.slice(m.From, n.log.lastIndex(), int(m.MaxCount), int(m.MaxBytes))
+	n.send(toReplication, &messages.FetchedEntries{Term: n.term, Peer: m.Peer, PrevIndex: m.From - 1,
+		PrevTerm: n.log.term(m.From - 1), Entries: entries, CommitIndex: n.commitIndex})
+}
+
+func (n *nodeLogic) onQuorumCommitted(m *messages.QuorumCommitted) {
+	if n.role != roleLeader || m.Term != n.term {
+		return
+	}
+	n.matchIndex = m.MatchIndex
+	idx := min(m.Index, n.log.lastIndex())
+	// The commit rule: only an entry of the current term is committed by counting replicas;
+	// earlier entries are committed with it.
+	if idx > n.commitIndex && n.log.term(idx) == n.term {
+		n.advanceCommit(idx)
+		n.send(toReplication, &messages.NewEntries{Term: n.term, CommitIndex: n.commitIndex})
+	}
+}
+
+// reportSelfProgress tells Config how far the leader's own log is durable.
+func (n *nodeLogic) reportSelfProgress() {
+	if n.role == roleLeader {
+		n.send(toConfig, &messages.ProgressUpdate{Term: n.term, Peer: n.s.id, MatchIndex: n.durableIndex})
+	}
+}
+
+// ------------------------------------------------------------------ commit and apply
+
+func (n *nodeLogic) advanceCommit(index uint64) {
+	prev := n.commitIndex
+	n.commitIndex = index
+	for i := prev + 1; i <= index; i++ {
+		p, ok := n.pending[i]
+		if !ok {
+			continue
+		}
+		delete(n.pending, i)
+		if n.log.term(i) == p.term {
+			n.answerSubmit(p, &messages.SubmitResult{Index: i, Term: p.term})
+		} else {
+			n.answerSubmit(p, &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_LOST,
+				Error: fmt.Sprintf("entry %d was replaced by another leader's entry: not committed", i)})
+		}
+	}
+	n.feedApplier()
+}
+
+func (n *nodeLogic) feedApplier() {
+	limit := min(n.commitIndex, n.appliedIndex+uint64(n.s.applyWindow))
+	if n.sentToApplier >= limit {
+		return
+	}
+	entries := n.log.slice(n.sentToApplier+1, limit, 0, 0)
+	n.sentToApplier = limit
+	n.send(toApplier, &messages.ApplyEntries{Entries: entries})
+}
+
+func (n *nodeLogic) onAppliedUpTo(m *messages.AppliedUpTo) {
+	if m.Index > n.appliedIndex {
+		n.appliedIndex = m.Index
+		n.feedApplier()
+	}
+}
+
+// ------------------------------------------------------------------ clients
+
+func (n *nodeLogic) validateCommand(cmd []byte) *messages.SubmitResult {
+	if len(cmd) == 0 {
+		return &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, Error: "command: empty"}
+	}
+	if len(cmd) > n.s.maxCommandBytes {
+		return &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_INVALID_ARGUMENT,
+			Error: fmt.Sprintf("command: %d bytes, over the limit of %d", len(cmd), n.s.maxCommandBytes)}
+	}
+	return nil
+}
+
+func (n *nodeLogic) onSubmit(m *messages.Submit) {
+	if bad := n.validateCommand(m.Command); bad != nil {
+		n.sendRef(m.ReplyTo, bad)
+		return
+	}
+	if n.role == roleLeader {
+		n.appendCommand(m.Command, pendingSubmit{ref: m.ReplyTo})
+		return
+	}
+	leader := memberOf(n.config, n.leaderID)
+	if leader == nil || n.leaderID == n.s.id {
+		n.sendRef(m.ReplyTo, &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_UNAVAILABLE, Error: "no leader known"})
+		return
+	}
+	// Forward once and never retry: a lost answer makes the outcome unknown, but the command
+	// can never be appended twice for one Submit.
+	n.nextRequestID++
+	id := n.nextRequestID
+	n.forwarded[id] = forwardedSubmit{ref: m.ReplyTo}
+	n.sendPeer(leader, &messages.ForwardSubmit{ClusterId: n.s.clusterID, From: n.s.id, To: leader.Id, RequestId: id, Command: m.Command})
+	n.sendAfter(toNode, n.s.forwardTimeout, &messages.ForwardTimeout{RequestId: id})
+}
+
+func (n *nodeLogic) onForwardSubmit(m *messages.ForwardSubmit) {
+	from := memberOf(n.config, m.From)
+	if from == nil {
+		n.droppedInvalid++
+		return
+	}
+	if bad := n.validateCommand(m.Command); bad != nil {
+		n.sendPeer(from, &messages.ForwardSubmitResult{ClusterId: n.s.clusterID, From: n.s.id, To: m.From, RequestId: m.RequestId, Result: bad})
+		return
+	}
+	if n.role != roleLeader {
+		n.sendPeer(from, &messages.ForwardSubmitResult{ClusterId: n.s.clusterID, From: n.s.id, To: m.From, RequestId: m.RequestId,
+			Result: &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_UNAVAILABLE, Error: "not the leader", LeaderId: n.leaderID}})
+		return
+	}
+	n.appendCommand(m.Command, pendingSubmit{forwardedBy: m.From, requestID: m.RequestId})
+}
+
+func (n *nodeLogic) onForwardSubmitResult(m *messages.ForwardSubmitResult) {
+	f, ok := n.forwarded[m.RequestId]
+	if !ok {
+		return // timed out already, or a duplicate
+	}
+	delete(n.forwarded, m.RequestId)
+	n.sendRef(f.ref, m.Result)
+}
+
+func (n *nodeLogic) onForwardTimeout(m *messages.ForwardTimeout) {
+	f, ok := n.forwarded[m.RequestId]
+	if !ok {
+		return
+	}
+	delete(n.forwarded, m.RequestId)
+	n.sendRef(f.ref, &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_TIMEOUT,
+		Error: "the leader did not answer in time: outcome unknown"})
+}
+
+// appendCommand appends one command as leader, writes it locally and hands it to
+// Replication at once: the local write runs in parallel with replication.
+func (n *nodeLogic) appendCommand(cmd []byte, p pendingSubmit) {
+	e := &messages.Entry{Index: n.log.lastIndex() + 1, Term: n.term, Type: messages.EntryType_ENTRY_TYPE_COMMAND, Data: cmd}
+	n.log.append(e)
+	p.term = n.term
+	n.pending[e.Index] = p
+	entries := []*messages.Entry{e}
+	n.persist(&messages.PersistRequest{Entries: entries})
+	n.send(toReplication, &messages.NewEntries{Term: n.term, Entries: entries, CommitIndex: n.commitIndex})
+}
+
+func (n *nodeLogic) answerSubmit(p pendingSubmit, r *messages.SubmitResult) {
+	if p.ref != nil {
+		n.sendRef(p.ref, r)
+		return
+	}
+	if from := memberOf(n.config, p.forwardedBy); from != nil {
+		n.sendPeer(from, &messages.ForwardSubmitResult{ClusterId: n.s.clusterID, From: n.s.id, To: p.forwardedBy, RequestId: p.requestID, Result: r})
+	}
+}
+
+// status describes the node for a GetStatus.
+func (n *nodeLogic) status() *messages.Status {
+	st := &messages.Status{
+		Id: n.s.id, Role: n.role.String(), Term: n.term, LeaderId: n.leaderID,
+		CommitIndex: n.commitIndex, AppliedIndex: n.appliedIndex, LastLogIndex: n.log.lastIndex(),
+		Config: n.config, Vote: n.vote, DurableIndex: n.durableIndex,
+		DroppedForeignCluster: n.droppedForeign, DroppedInvalid: n.droppedInvalid,
+	}
+	if !n.isVoter() {
+		st.Role = "learner"
+	}
+	if l := memberOf(n.config, n.leaderID); l != nil {
+		st.LeaderAddress = l.Address
+	}
+	if n.role == roleLeader {
+		st.MatchIndex = map[uint64]uint64{}
+		for k, v := range n.matchIndex {
+			st.MatchIndex[k] = v
+		}
+	}
+	return st
+}
+
+// ------------------------------------------------------------------ durability
+
+// persist numbers a write and sends it to Persistence.
+func (n *nodeLogic) persist(req *messages.PersistRequest) {
+	n.nextSeq++
+	req.Seq = n.nextSeq
+	n.marks = append(n.marks, durableMark{seq: req.Seq, lastIndex: n.log.lastIndex()})
+	n.send(toPersistence, req)
+}
+
+// clampDurable lowers what pending and completed writes are known to make durable after a
+// truncation: entries above index are gone until rewritten.
+func (n *nodeLogic) clampDurable(index uint64) {
+	n.durableIndex = min(n.durableIndex, index)
+	for i := range n.marks {
+		n.marks[i].lastIndex = min(n.marks[i].lastIndex, index)
+	}
+}
+
+// sendWhenDurable sends out once every write issued so far is durable.
+func (n *nodeLogic) sendWhenDurable(out outgoing) {
+	if n.doneSeq == n.nextSeq {
+		n.out = append(n.out, out)
+		return
+	}
+	n.deferred = append(n.deferred, deferredSend{seq: n.nextSeq, out: out})
+}
+
+func (n *nodeLogic) onPersisted(m *messages.Persisted) {
+	if m.Seq <= n.doneSeq {
+		return
+	}
+	n.doneSeq = m.Seq
+	i := 0
+	for ; i < len(n.marks) && n.marks[i].seq <= m.Seq; i++ {
+		n.durableIndex = n.marks[i].lastIndex
+	}
+	n.marks = n.marks[i:]
+	j := 0
+	for ; j < len(n.deferred) && n.deferred[j].seq <= m.Seq; j++ {
+		n.out = append(n.out, n.deferred[j].out)
+	}
+	n.deferred = n.deferred[j:]
+	n.reportSelfProgress()
+}
+
+func (n *nodeLogic) onPersistFailed(m *messages.PersistFailed) {
+	n.failed = fmt.Errorf("write %d failed: %s", m.Seq, m.Error)
+	n.s.logger.Error("storage write failed; node stops taking part", "error", m.Error)
+	if n.role == roleLeader {
+		n.send(toReplication, &messages.StopReplication{Term: n.term})
+	}
+	n.role = roleFollower
+	n.leaderID = 0
+	n.send(toElection, &messages.RoleChanged{Term: n.term, Role: "follower", Voter: false})
+	for i, p := range n.pending {
+		delete(n.pending, i)
+		n.answerSubmit(p, &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_SHUTDOWN, Error: "storage failure: outcome unknown"})
+	}
+}

@@ -1,0 +1,209 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/raftsidecar/raft/messages"
+	"github.com/raftsidecar/raft/remote"
+)
+
+// defaultRequestTimeout bounds a facade call whose context has no deadline.
+const defaultRequestTimeout = 30 * time.Second
+
+// SubmitError is a failed Submit: Code says whether the request was malformed (nothing
+// changed) or its outcome is unknown.
+type SubmitError struct {
+	Code    messages.ErrorCode
+	Message string
+}
+
+// Error implements error.
+func (e *SubmitError) Error() string { return e.Message }
+
+// ErrClosed is returned by calls on a closed Server.
+var ErrClosed = errors.New("raft server closed")
+
+// Commit is one committed command delivered by Server.Run.
+type Commit struct {
+	Index   uint64
+	Term    uint64
+	Command []byte
+}
+
+// Server runs one node for applications that do not use actors: it starts an actor system
+// with remoting on cfg.Address, spawns the RaftNode, and offers Submit, Status and a channel
+// of committed commands.
+type Server struct {
+	endpoint *remote.Endpoint
+	node     *actor.PID
+
+	mu      sync.Mutex
+	closed  bool
+	running bool
+}
+
+// NewServer starts a node. The returned server is live: it campaigns (if bootstrapped) and
+// serves peers at once.
+func NewServer(cfg Config) (*Server, error) {
+	props, err := NewNodeProps(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := remote.StartEndpoint(cfg.Address, remote.EndpointOptions{Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	pid, err := ep.System.Root.SpawnNamed(props, remote.NodeActorName)
+	if err != nil {
+		ep.Stop()
+		return nil, fmt.Errorf("spawn node: %w", err)
+	}
+	return &Server{endpoint: ep, node: pid}, nil
+}
+
+// PID is the RaftNode actor, for applications that want to talk to it directly.
+func (s *Server) PID() *actor.PID { return s.node }
+
+// System is the server's actor system.
+func (s *Server) System() *actor.ActorSystem { return s.endpoint.System }
+
+func requestTimeout(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return max(time.Until(d), time.Millisecond)
+	}
+	return defaultRequestTimeout
+}
+
+// request sends msg to the node and waits for the reply or ctx.
+func (s *Server) request(ctx context.Context, msg interface{}) (interface{}, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	f := s.endpoint.System.Root.RequestFuture(s.node, msg, requestTimeout(ctx))
+	done := make(chan struct{})
+	var res interface{}
+	var err error
+	go func() {
+		res, err = f.Result()
+		close(done)
+	}()
+	select {
+	case <-done:
+		if errors.Is(err, actor.ErrTimeout) {
+			return nil, &SubmitError{Code: messages.ErrorCode_ERROR_CODE_TIMEOUT, Message: "timed out: outcome unknown"}
+		}
+		return res, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Submit replicates one command and returns the index and term it was committed at. On a
+// follower the command is forwarded to the leader once. An error of type *SubmitError with
+// code INVALID_ARGUMENT means nothing was appended; other errors leave the outcome unknown.
+func (s *Server) Submit(ctx context.Context, command []byte) (index, term uint64, err error) {
+	res, err := s.request(ctx, &messages.Submit{Command: command})
+	if err != nil {
+		return 0, 0, err
+	}
+	r, ok := res.(*messages.SubmitResult)
+	if !ok {
+		return 0, 0, fmt.Errorf("unexpected reply %T", res)
+	}
+	if r.Code != messages.ErrorCode_ERROR_CODE_NONE {
+		return 0, 0, &SubmitError{Code: r.Code, Message: r.Error}
+	}
+	return r.Index, r.Term, nil
+}
+
+// Status returns the node's view of itself.
+func (s *Server) Status(ctx context.Context) (*messages.Status, error) {
+	res, err := s.request(ctx, &messages.GetStatus{})
+	if err != nil {
+		return nil, err
+	}
+	st, ok := res.(*messages.Status)
+	if !ok {
+		return nil, fmt.Errorf("unexpected reply %T", res)
+	}
+	return st, nil
+}
+
+// Run delivers every committed command, in log order, to commits until ctx is done or the
+// server closes; then it returns. It applies back-pressure: while commits is full, the node
+// holds further entries (apply waits, consensus does not). After a restart entries are
+// delivered again from index 1, so a state machine rebuilds from the log. Only one Run may
+// be active at a time.
+func (s *Server) Run(ctx context.Context, commits chan<- Commit) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if s.running {
+		s.mu.Unlock()
+		return errors.New("Run is already active")
+	}
+	s.running = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running = false
+		s.mu.Unlock()
+	}()
+
+	batches := make(chan *messages.CommittedEntries, 1)
+	root := s.endpoint.System.Root
+	sub := root.SpawnPrefix(actor.PropsFromFunc(func(c actor.Context) {
+		if b, ok := c.Message().(*messages.CommittedEntries); ok {
+			batches <- b // at most one batch is outstanding, so this never blocks
+		}
+	}), "commit-subscriber")
+	defer root.Stop(sub)
+	ref := refOf(sub)
+	root.Send(s.node, &messages.Subscribe{Subscriber: ref})
+	defer root.Send(s.node, &messages.Unsubscribe{Subscriber: ref})
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case b := <-batches:
+			for _, e := range b.Entries {
+				if e.Type != messages.EntryType_ENTRY_TYPE_COMMAND {
+					continue
+				}
+				select {
+				case commits <- Commit{Index: e.Index, Term: e.Term, Command: e.Data}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			if n := len(b.Entries); n > 0 {
+				root.Send(s.node, &messages.CommittedAck{Subscriber: ref, Index: b.Entries[n-1].Index})
+			}
+		}
+	}
+}
+
+// Close stops the node (its store is closed) and the actor system. Writes not yet
+// acknowledged may be lost, as in a crash; acknowledged ones are durable.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	err := s.endpoint.System.Root.StopFuture(s.node).Wait()
+	s.endpoint.Stop()
+	return err
+}

@@ -1,0 +1,325 @@
+// Package test runs real Raft nodes in one process, each with its own actor system and
+// protoactor remoting on 127.0.0.1, with a fault-injecting layer between them (partition,
+// drop, delay, duplicate) and crashes that stop a node without a clean shutdown and
+// restart it from its LevelDB directory.
+package test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/raftsidecar/raft/actors"
+	"github.com/raftsidecar/raft/messages"
+	"github.com/raftsidecar/raft/remote"
+	"github.com/stretchr/testify/require"
+)
+
+// Timing used by the cluster tests: short enough for quick tests, long enough for the race
+// detector on a loaded two-core machine.
+const (
+	testElectionTimeout   = 300 * time.Millisecond
+	testHeartbeatInterval = 50 * time.Millisecond
+	clusterID             = "test-cluster"
+)
+
+// node is one cluster member with what its subscriber received.
+type node struct {
+	id       uint64
+	address  string
+	dir      string
+	endpoint *remote.Endpoint
+	pid      *actor.PID
+
+	mu      sync.Mutex
+	applied []*messages.Entry // what the current incarnation delivered, from index 1
+}
+
+// cluster is a set of real nodes sharing one fault network.
+type cluster struct {
+	t       *testing.T
+	faults  *remote.FaultNetwork
+	members []*messages.Member
+	nodes   map[uint64]*node
+	tweak   func(*actors.Config)
+}
+
+// freeAddress returns a loopback address with a port that was free a moment ago; nodes keep
+// it across restarts.
+func freeAddress(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// newCluster starts n bootstrapped nodes and stops them at the end of the test.
+func newCluster(t *testing.T, n int, tweak ...func(*actors.Config)) *cluster {
+	c := &cluster{t: t, faults: remote.NewFaultNetwork(time.Now().UnixNano()), nodes: map[uint64]*node{}}
+	if len(tweak) > 0 {
+		c.tweak = tweak[0]
+	}
+	for i := 1; i <= n; i++ {
+		c.members = append(c.members, &messages.Member{Id: uint64(i), Address: freeAddress(t)})
+	}
+	for _, m := range c.members {
+		c.nodes[m.Id] = &node{id: m.Id, address: m.Address, dir: t.TempDir()}
+		c.start(m.Id)
+	}
+	t.Cleanup(c.stopAll)
+	return c
+}
+
+func (c *cluster) config(n *node) actors.Config {
+	cfg := actors.Config{
+		ID: n.id, ClusterID: clusterID, Address: n.address, DataDir: n.dir, Bootstrap: c.members,
+		ElectionTimeout: testElectionTimeout, HeartbeatInterval: testHeartbeatInterval,
+		MaxCommandBytes: 64 << 10, Faults: c.faults,
+	}
+	if c.tweak != nil {
+		c.tweak(&cfg)
+	}
+	return cfg
+}
+
+// start brings a node up from its data directory (a first start or a restart).
+func (c *cluster) start(id uint64) {
+	n := c.nodes[id]
+	props, err := actors.NewNodeProps(c.config(n))
+	require.NoError(c.t, err)
+	var ep *remote.Endpoint
+	// After a crash the port can take a moment to be free again.
+	require.Eventually(c.t, func() bool {
+		ep, err = remote.StartEndpoint(n.address, remote.EndpointOptions{})
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "endpoint for node %d: %v", id, err)
+	pid, err := ep.System.Root.SpawnNamed(props, remote.NodeActorName)
+	require.NoError(c.t, err)
+	n.mu.Lock()
+	n.endpoint, n.pid, n.applied = ep, pid, nil
+	n.mu.Unlock()
+	// A subscriber that records every committed entry and acknowledges it.
+	sub := ep.System.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		b, ok := ctx.Message().(*messages.CommittedEntries)
+		if !ok || len(b.Entries) == 0 {
+			return
+		}
+		n.mu.Lock()
+		n.applied = append(n.applied, b.Entries...)
+		n.mu.Unlock()
+		ctx.Send(pid, &messages.CommittedAck{Subscriber: &messages.ActorRef{Address: ctx.Self().Address, Id: ctx.Self().Id},
+			Index: b.Entries[len(b.Entries)-1].Index})
+	}))
+	ep.System.Root.Send(pid, &messages.Subscribe{Subscriber: &messages.ActorRef{Address: sub.Address, Id: sub.Id}})
+}
+
+// crash stops a node without a clean shutdown: its actors stop at once (writes still
+// buffered in Persistence are lost, as in a crash), its store is closed so it can be
+// reopened, and its remoting goes away under its peers.
+func (c *cluster) crash(id uint64) {
+	n := c.nodes[id]
+	n.mu.Lock()
+	ep, pid := n.endpoint, n.pid
+	n.endpoint = nil
+	n.mu.Unlock()
+	if ep == nil {
+		return
+	}
+	_ = ep.System.Root.StopFuture(pid).Wait()
+	ep.Stop()
+}
+
+func (c *cluster) alive(id uint64) bool {
+	n := c.nodes[id]
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.endpoint != nil
+}
+
+func (c *cluster) stopAll() {
+	for id := range c.nodes {
+		c.crash(id)
+	}
+}
+
+// status asks a live node for its Status.
+func (c *cluster) status(id uint64) (*messages.Status, error) {
+	n := c.nodes[id]
+	n.mu.Lock()
+	ep, pid := n.endpoint, n.pid
+	n.mu.Unlock()
+	if ep == nil {
+		return nil, fmt.Errorf("node %d is down", id)
+	}
+	res, err := ep.System.Root.RequestFuture(pid, &messages.GetStatus{}, 2*time.Second).Result()
+	if err != nil {
+		return nil, err
+	}
+	return res.(*messages.Status), nil
+}
+
+func (c *cluster) mustStatus(id uint64) *messages.Status {
+	st, err := c.status(id)
+	require.NoError(c.t, err)
+	return st
+}
+
+// leader returns the leader that every live node in ids agrees on, or 0. It fails the
+// test if two live nodes claim leadership of the same term.
+func (c *cluster) leaderAmong(ids []uint64) uint64 {
+	leaders := map[uint64]uint64{}
+	var best, bestTerm uint64
+	for _, id := range ids {
+		st, err := c.status(id)
+		if err != nil {
+			continue
+		}
+		if st.Role == "leader" {
+			if other, ok := leaders[st.Term]; ok && other != id {
+				c.t.Fatalf("election safety: nodes %d and %d both lead term %d", other, id, st.Term)
+			}
+			leaders[st.Term] = id
+			if st.Term >= bestTerm {
+				best, bestTerm = id, st.Term
+			}
+		}
+	}
+	if best == 0 {
+		return 0
+	}
+	for _, id := range ids {
+		st, err := c.status(id)
+		if err != nil {
+			continue
+		}
+		if st.Term != bestTerm || st.LeaderId != best {
+			return 0
+		}
+	}
+	return best
+}
+
+func (c *cluster) live() []uint64 {
+	var ids []uint64
+	for _, m := range c.members {
+		if c.alive(m.Id) {
+			ids = append(ids, m.Id)
+		}
+	}
+	return ids
+}
+
+// waitLeader waits until the given nodes (all live ones by default) agree on one leader.
+func (c *cluster) waitLeader(timeout time.Duration, ids ...uint64) uint64 {
+	c.t.Helper()
+	if len(ids) == 0 {
+		ids = c.live()
+	}
+	var leader uint64
+	require.Eventually(c.t, func() bool {
+		leader = c.leaderAmong(ids)
+		return leader != 0
+	}, timeout, 20*time.Millisecond, "no leader agreed among %v", ids)
+	return leader
+}
+
+// submit sends a command to a node and waits for its result.
+func (c *cluster) submit(id uint64, cmd []byte, timeout time.Duration) *messages.SubmitResult {
+	n := c.nodes[id]
+	n.mu.Lock()
+	ep, pid := n.endpoint, n.pid
+	n.mu.Unlock()
+	if ep == nil {
+		return &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_UNAVAILABLE, Error: "node down"}
+	}
+	res, err := ep.System.Root.RequestFuture(pid, &messages.Submit{Command: cmd}, timeout).Result()
+	if err != nil {
+		return &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_TIMEOUT, Error: err.Error()}
+	}
+	return res.(*messages.SubmitResult)
+}
+
+// mustSubmit submits through the current leader and requires it to commit.
+func (c *cluster) mustSubmit(cmd []byte) *messages.SubmitResult {
+	c.t.Helper()
+	leader := c.waitLeader(5 * time.Second)
+	r := c.submit(leader, cmd, 5*time.Second)
+	require.Equal(c.t, messages.ErrorCode_ERROR_CODE_NONE, r.Code, "submit %q to leader %d: %s", cmd, leader, r.Error)
+	return r
+}
+
+// appliedOf returns a copy of what node id applied in its current incarnation.
+func (c *cluster) appliedOf(id uint64) []*messages.Entry {
+	n := c.nodes[id]
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]*messages.Entry(nil), n.applied...)
+}
+
+// commands returns the command entries among entries.
+func commands(entries []*messages.Entry) []string {
+	var out []string
+	for _, e := range entries {
+		if e.Type == messages.EntryType_ENTRY_TYPE_COMMAND {
+			out = append(out, string(e.Data))
+		}
+	}
+	return out
+}
+
+// waitConverged waits until every live node applied the same entries, at least minIndex of
+// them, and returns that sequence.
+func (c *cluster) waitConverged(minIndex uint64, timeout time.Duration) []*messages.Entry {
+	c.t.Helper()
+	var ref []*messages.Entry
+	require.Eventually(c.t, func() bool {
+		ids := c.live()
+		ref = c.appliedOf(ids[0])
+		if uint64(len(ref)) < minIndex {
+			return false
+		}
+		for _, id := range ids[1:] {
+			other := c.appliedOf(id)
+			if len(other) != len(ref) {
+				return false
+			}
+		}
+		return true
+	}, timeout, 20*time.Millisecond, "nodes did not converge to %d applied entries", minIndex)
+	// Same length everywhere: now the same entries.
+	for _, id := range c.live() {
+		other := c.appliedOf(id)
+		for i := range ref {
+			require.Equal(c.t, ref[i].Term, other[i].Term, "node %d index %d term", id, i+1)
+			require.Equal(c.t, ref[i].Data, other[i].Data, "node %d index %d data", id, i+1)
+		}
+	}
+	return ref
+}
+
+// ctx gives a test a bounded context.
+func ctx(t *testing.T, d time.Duration) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return c
+}
+
+// observeFor runs check every 50 ms for d: for properties that must hold over a period
+// (a stable term), not for waiting on an event.
+func observeFor(d time.Duration, check func()) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(d)
+	for {
+		check()
+		select {
+		case <-deadline:
+			return
+		case <-tick.C:
+		}
+	}
+}
