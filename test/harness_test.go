@@ -5,7 +5,6 @@
 package test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"sync"
@@ -41,7 +40,7 @@ type node struct {
 
 // cluster is a set of real nodes sharing one fault network.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	faults  *remote.FaultNetwork
 	members []*messages.Member
 	nodes   map[uint64]*node
@@ -50,7 +49,7 @@ type cluster struct {
 
 // freeAddress returns a loopback address with a port that was free a moment ago; nodes keep
 // it across restarts.
-func freeAddress(t *testing.T) string {
+func freeAddress(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer l.Close()
@@ -58,7 +57,7 @@ func freeAddress(t *testing.T) string {
 }
 
 // newCluster starts n bootstrapped nodes and stops them at the end of the test.
-func newCluster(t *testing.T, n int, tweak ...func(*actors.Config)) *cluster {
+func newCluster(t testing.TB, n int, tweak ...func(*actors.Config)) *cluster {
 	c := &cluster{t: t, faults: remote.NewFaultNetwork(time.Now().UnixNano()), nodes: map[uint64]*node{}}
 	if len(tweak) > 0 {
 		c.tweak = tweak[0]
@@ -301,12 +300,6 @@ func (c *cluster) waitConverged(minIndex uint64, timeout time.Duration) []*messa
 	return ref
 }
 
-// ctx gives a test a bounded context.
-func ctx(t *testing.T, d time.Duration) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return c
-}
 
 // observeFor runs check every 50 ms for d: for properties that must hold over a period
 // (a stable term), not for waiting on an event.
