@@ -44,4 +44,3 @@ func BenchmarkCommitThroughput64(b *testing.B) {
 		b.Fatalf("%d submits failed", n)
 	}
 }
-

@@ -300,7 +300,6 @@ func (c *cluster) waitConverged(minIndex uint64, timeout time.Duration) []*messa
 	return ref
 }
 
-
 // observeFor runs check every 50 ms for d: for properties that must hold over a period
 // (a stable term), not for waiting on an event.
 func observeFor(d time.Duration, check func()) {
