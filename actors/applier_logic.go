@@ -69,8 +69,8 @@ func (a *applierLogic) onApply(m *messages.ApplyEntries) {
 		a.buffer = append(a.buffer, e)
 		a.received = e.Index
 	}
-	for _, s := range a.subs {
-		a.deliver(s)
+	for _, key := range sortedKeys(a.subs) {
+		a.deliver(a.subs[key])
 	}
 	a.progress()
 }

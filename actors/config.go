@@ -47,6 +47,11 @@ type Config struct {
 	ApplyWindow int
 	// ForwardTimeout bounds how long a follower waits for the leader to answer a forwarded Submit.
 	ForwardTimeout time.Duration
+	// CatchUpTimeout bounds how long new members may take to catch up as learners before a
+	// configuration change fails (leaving the old configuration in force). Default 30 s.
+	CatchUpTimeout time.Duration
+	// TransferTimeout bounds a leadership transfer. Default 5 election timeouts.
+	TransferTimeout time.Duration
 
 	// Clock and RandSeed make timing injectable; nil and 0 mean the wall clock and a seed
 	// drawn from the node id and the time.
@@ -82,6 +87,7 @@ func (c Config) settings() (settings, error) {
 		electionTimeout: c.ElectionTimeout, heartbeatInterval: c.HeartbeatInterval,
 		maxCommandBytes: c.MaxCommandBytes, maxAppendEntries: c.MaxAppendEntries, maxAppendBytes: c.MaxAppendBytes,
 		maxInflight: c.MaxInflight, applyWindow: c.ApplyWindow, forwardTimeout: c.ForwardTimeout,
+		catchUpTimeout: c.CatchUpTimeout, catchUpMargin: DefaultCatchUpMargin, transferTimeout: c.TransferTimeout,
 		clock: c.Clock, logger: c.Logger,
 	}
 	setDefault(&s.electionTimeout, DefaultElectionTimeout)
@@ -92,6 +98,8 @@ func (c Config) settings() (settings, error) {
 	setDefault(&s.maxInflight, DefaultMaxInflight)
 	setDefault(&s.applyWindow, DefaultApplyWindow)
 	setDefault(&s.forwardTimeout, DefaultForwardTimeout)
+	setDefault(&s.catchUpTimeout, DefaultCatchUpTimeout)
+	setDefault(&s.transferTimeout, 5*s.electionTimeout)
 	if s.heartbeatInterval >= s.electionTimeout {
 		return settings{}, fmt.Errorf("config: HeartbeatInterval (%v) must be below ElectionTimeout (%v)", s.heartbeatInterval, s.electionTimeout)
 	}

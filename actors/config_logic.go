@@ -27,7 +27,9 @@ func (c *configLogic) handle(msg proto.Message) {
 	switch m := msg.(type) {
 	case *messages.ConfigurationChanged:
 		c.config, c.index = m.Config, m.Index
-		c.evaluate()
+		// Count afresh in the new configuration: a quorum of the old one proves nothing.
+		c.lastQuorum = quorumIndex(c.config, c.match)
+		c.report(0)
 	case *messages.ProgressUpdate:
 		c.onProgress(m)
 	case *messages.PeerActivity:
@@ -49,24 +51,19 @@ func (c *configLogic) onProgress(m *messages.ProgressUpdate) {
 		return
 	}
 	c.match[m.Peer] = m.MatchIndex
-	c.evaluate()
+	c.lastQuorum = quorumIndex(c.config, c.match)
+	c.report(m.Peer)
 }
 
-// evaluate reports the quorum index when it moved forward.
-func (c *configLogic) evaluate() {
+// report tells RaftNode the quorum index, counted in the configuration of index c.index, and
+// the progress of peer (0: none). Every change is reported: RaftNode tracks each member's
+// progress (Status, learners catching up, leadership transfer) and commits when the quorum
+// index of its current configuration moved.
+func (c *configLogic) report(peer uint64) {
 	if c.term == 0 {
 		return
 	}
-	q := quorumIndex(c.config, c.match)
-	if q <= c.lastQuorum {
-		return
-	}
-	c.lastQuorum = q
-	snapshot := make(map[uint64]uint64, len(c.match))
-	for k, v := range c.match {
-		snapshot[k] = v
-	}
-	c.send(toNode, &messages.QuorumCommitted{Term: c.term, Index: q, MatchIndex: snapshot})
+	c.send(toNode, &messages.QuorumCommitted{Term: c.term, Index: c.lastQuorum, Peer: peer, PeerMatch: c.match[peer], ConfigIndex: c.index})
 }
 
 func (c *configLogic) onActivity(m *messages.PeerActivity) {

@@ -124,7 +124,8 @@ func (e *electionLogic) onStartCampaign(m *messages.StartCampaign) {
 			continue
 		}
 		e.sendPeer(peer, &messages.RequestVote{ClusterId: e.s.clusterID, From: e.s.id, To: peer.Id, Term: m.Term,
-			LastLogIndex: m.LastLogIndex, LastLogTerm: m.LastLogTerm, PreVote: m.PreVote, LeadershipTransfer: m.LeadershipTransfer})
+			LastLogIndex: m.LastLogIndex, LastLogTerm: m.LastLogTerm, PreVote: m.PreVote, LeadershipTransfer: m.LeadershipTransfer,
+			CandidateAddress: e.s.address})
 	}
 	e.decide()
 }

@@ -31,20 +31,6 @@ func (r role) String() string {
 	return "follower"
 }
 
-// pendingSubmit is a command appended by this node as leader whose client waits for it.
-// Exactly one of ref and forwardedBy is set.
-type pendingSubmit struct {
-	term        uint64
-	ref         *messages.ActorRef // a local client
-	forwardedBy uint64             // a follower that forwarded the Submit
-	requestID   uint64             // the follower's request id
-}
-
-// forwardedSubmit is a Submit this node forwarded to the leader and still waits on.
-type forwardedSubmit struct {
-	ref *messages.ActorRef
-}
-
 // durableMark remembers, for one PersistRequest, the last log index it makes durable.
 type durableMark struct {
 	seq       uint64
@@ -75,6 +61,7 @@ type nodeLogic struct {
 	configIndex uint64
 
 	role              role
+	campaigner        bool // as last told to Election
 	leaderID          uint64
 	lastLeaderContact time.Time
 	commitIndex       uint64
@@ -93,9 +80,17 @@ type nodeLogic struct {
 	appliedIndex  uint64
 
 	// Clients.
-	pending       map[uint64]pendingSubmit   // by log index
-	forwarded     map[uint64]forwardedSubmit // by request id
+	pending       map[uint64]pendingEntry // commands appended as leader, by log index
+	forwarded     map[uint64]forwarded    // requests forwarded to the leader, by request id
 	nextRequestID uint64
+	leaderAddr    string // the leader's address as its AppendEntries gave it
+
+	// Membership (leader only): a change in progress, members being removed that still get
+	// the log until the configuration without them commits, and a leadership transfer.
+	change   *configChange
+	leaving  []*messages.Member
+	transfer *leadershipTransfer
+	nextOpID uint64
 
 	// Counters for Status.
 	droppedForeign uint64
@@ -110,8 +105,8 @@ func newNodeLogic(s settings, st storage.State, entries []*messages.Entry) *node
 		term:       st.HardState.GetTerm(),
 		vote:       st.HardState.GetVote(),
 		baseConfig: st.Config,
-		pending:    map[uint64]pendingSubmit{},
-		forwarded:  map[uint64]forwardedSubmit{},
+		pending:    map[uint64]pendingEntry{},
+		forwarded:  map[uint64]forwarded{},
 	}
 	n.log.append(entries...)
 	n.durableIndex = n.log.lastIndex()
@@ -151,18 +146,26 @@ func (n *nodeLogic) handle(msg proto.Message) {
 		if n.acceptPeer(m.ClusterId, m.To) {
 			n.onTimeoutNow(m)
 		}
-	case *messages.ForwardSubmit:
+	case *messages.ForwardRequest:
 		if n.acceptPeer(m.ClusterId, m.To) {
-			n.onForwardSubmit(m)
+			n.onForwardRequest(m)
 		}
-	case *messages.ForwardSubmitResult:
+	case *messages.ForwardResult:
 		if n.acceptPeer(m.ClusterId, m.To) {
-			n.onForwardSubmitResult(m)
+			n.onForwardResult(m)
 		}
 	case *messages.Submit:
-		n.onSubmit(m)
+		n.onSubmit(m.Command, requester{ref: m.ReplyTo})
+	case *messages.ChangeConfiguration:
+		n.onChangeConfiguration(m.Members, requester{ref: m.ReplyTo})
+	case *messages.TransferLeadership:
+		n.onTransferLeadership(m.TargetId, requester{ref: m.ReplyTo})
 	case *messages.ForwardTimeout:
 		n.onForwardTimeout(m)
+	case *messages.ChangeTimeout:
+		n.onChangeTimeout(m)
+	case *messages.TransferTimeout:
+		n.onTransferTimeout(m)
 	case *messages.Persisted:
 		n.onPersisted(m)
 	case *messages.PersistFailed:
@@ -186,9 +189,14 @@ func (n *nodeLogic) handle(msg proto.Message) {
 
 // refuse answers client requests once the node has failed; everything else is dropped.
 func (n *nodeLogic) refuse(msg proto.Message) {
-	if m, ok := msg.(*messages.Submit); ok {
-		n.sendRef(m.ReplyTo, &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_SHUTDOWN,
-			Error: "node stopped after a storage failure: " + n.failed.Error()})
+	text := "node stopped after a storage failure: " + n.failed.Error()
+	switch m := msg.(type) {
+	case *messages.Submit:
+		n.sendRef(m.ReplyTo, failure(kindSubmit, messages.ErrorCode_ERROR_CODE_SHUTDOWN, text))
+	case *messages.ChangeConfiguration:
+		n.sendRef(m.ReplyTo, failure(kindChange, messages.ErrorCode_ERROR_CODE_SHUTDOWN, text))
+	case *messages.TransferLeadership:
+		n.sendRef(m.ReplyTo, failure(kindTransfer, messages.ErrorCode_ERROR_CODE_SHUTDOWN, text))
 	}
 }
 
@@ -209,6 +217,26 @@ func (n *nodeLogic) acceptPeer(clusterID string, to uint64) bool {
 // ------------------------------------------------------------------ role changes
 
 func (n *nodeLogic) isVoter() bool { return isVoter(n.config, n.s.id) }
+
+// mayCampaign says whether this node may start elections: it is a voter of the configuration
+// in force, or that configuration is not known to be committed and the node was a voter of
+// the one before. Without the second case a cluster could be stuck: if the leader appended
+// C_new and crashed, the nodes holding C_new but not in it would never campaign, while the
+// members of C_new lacking it could not win the votes of those more up-to-date nodes. Such a
+// node may lead only to finish the change: once C_new commits it steps down.
+func (n *nodeLogic) mayCampaign() bool {
+	if n.isVoter() {
+		return true
+	}
+	if n.configIndex == 0 || n.configIndex <= n.commitIndex {
+		return false
+	}
+	prev, _ := n.log.lastConfig(n.configIndex - 1)
+	if prev == nil {
+		prev = n.baseConfig
+	}
+	return isVoter(prev, n.s.id)
+}
 
 // inLease says whether this node believes a leader is alive: it leads itself, or it heard
 // from the leader less than an election timeout ago. Votes are refused inside the lease, so
@@ -244,18 +272,37 @@ func (n *nodeLogic) becomeFollower(term, leader uint64) {
 	if wasLeader {
 		n.send(toReplication, &messages.StopReplication{Term: n.term})
 		n.matchIndex = nil
+		n.leadershipLost()
 	}
 	if changed {
 		n.announceRole()
 	}
+	if leader != 0 {
+		n.transferObservedLeader()
+	}
 }
 
 func (n *nodeLogic) announceRole() {
-	n.send(toElection, &messages.RoleChanged{Term: n.term, Role: n.role.String(), LeaderId: n.leaderID, Voter: n.isVoter()})
+	n.campaigner = n.mayCampaign()
+	n.send(toElection, &messages.RoleChanged{Term: n.term, Role: n.role.String(), LeaderId: n.leaderID, Voter: n.campaigner})
 }
 
+// recheckCampaigner tells Election when whether this node may campaign has changed.
+func (n *nodeLogic) recheckCampaigner() {
+	if n.mayCampaign() != n.campaigner {
+		n.announceRole()
+	}
+}
+
+// announceConfig tells Config (and, when leading, Replication) the configuration in force,
+// with the learners and leaving members the leader feeds, and Election whether this node
+// may campaign.
 func (n *nodeLogic) announceConfig() {
-	n.send(toConfig, &messages.ConfigurationChanged{Term: n.term, Index: n.configIndex, Config: n.config, Self: n.s.id})
+	cfg := n.effectiveConfig()
+	n.send(toConfig, &messages.ConfigurationChanged{Term: n.term, Index: n.configIndex, Config: cfg, Self: n.s.id})
+	if n.role == roleLeader {
+		n.send(toReplication, &messages.ConfigurationChanged{Term: n.term, Index: n.configIndex, Config: cfg, Self: n.s.id})
+	}
 }
 
 // configInLog returns the configuration in force: the newest configuration entry in the log
@@ -276,13 +323,11 @@ func (n *nodeLogic) refreshConfig() {
 	}
 	n.config, n.configIndex = cfg, idx
 	n.announceConfig()
-	if n.role == roleLeader {
-		n.send(toReplication, &messages.ConfigurationChanged{Term: n.term, Index: idx, Config: cfg, Self: n.s.id})
-	}
+	n.recheckCampaigner()
 }
 
 func (n *nodeLogic) onElectionTimeout(m *messages.ElectionTimeout) {
-	if n.role == roleLeader || !n.isVoter() {
+	if n.role == roleLeader || !n.mayCampaign() {
 		return
 	}
 	// PreVote: ask whether a campaign could win before raising the term, so a node that was
@@ -325,7 +370,7 @@ func (n *nodeLogic) becomeLeader() {
 	n.log.append(noop)
 	n.persist(&messages.PersistRequest{Entries: []*messages.Entry{noop}})
 	n.announceRole()
-	n.send(toReplication, &messages.StartReplication{Term: n.term, Config: n.config, PrevIndex: prev, PrevTerm: prevTerm,
+	n.send(toReplication, &messages.StartReplication{Term: n.term, Config: n.effectiveConfig(), PrevIndex: prev, PrevTerm: prevTerm,
 		Cached: []*messages.Entry{noop}, CommitIndex: n.commitIndex})
 	n.reportSelfProgress()
 }
@@ -347,9 +392,15 @@ func (n *nodeLogic) logUpToDate(lastIndex, lastTerm uint64) bool {
 func (n *nodeLogic) onRequestVote(m *messages.RequestVote) {
 	reply := &messages.RequestVoteResponse{ClusterId: n.s.clusterID, From: n.s.id, To: m.From, PreVote: m.PreVote}
 	candidate := memberOf(n.config, m.From)
+	if candidate == nil && m.CandidateAddress != "" {
+		// A candidate this node's configuration does not name yet (this node may be a new
+		// member that has not received the configuration entry adding it): Raft votes on
+		// term and log alone. A removed node cannot use this to disturb the cluster: the
+		// lease refuses it while a leader is alive, and PreVote keeps its term from rising.
+		candidate = &messages.Member{Id: m.From, Address: m.CandidateAddress}
+	}
 	if candidate == nil {
-		// Only members of the configuration may be voted for; others are not even answered.
-		n.droppedInvalid++
+		n.droppedInvalid++ // no way to answer
 		return
 	}
 	if m.PreVote {
@@ -395,7 +446,7 @@ func (n *nodeLogic) onRequestVoteResponse(m *messages.RequestVoteResponse) {
 }
 
 func (n *nodeLogic) onTimeoutNow(m *messages.TimeoutNow) {
-	if m.Term < n.term || !n.isVoter() || n.role == roleLeader {
+	if m.Term < n.term || !n.mayCampaign() || n.role == roleLeader {
 		return
 	}
 	if m.Term > n.term {
@@ -408,10 +459,12 @@ func (n *nodeLogic) onTimeoutNow(m *messages.TimeoutNow) {
 
 func (n *nodeLogic) onAppendEntries(m *messages.AppendEntries) {
 	leader := memberOf(n.config, m.From)
+	if leader == nil && m.LeaderAddress != "" {
+		// A leader this node's configuration does not name yet (a new member catching up).
+		leader = &messages.Member{Id: m.From, Address: m.LeaderAddress}
+	}
 	if leader == nil {
-		// A leader we do not know of yet (this node's configuration is behind): answer
-		// through the address the message would need; without it we cannot answer.
-		n.droppedInvalid++
+		n.droppedInvalid++ // no way to answer
 		return
 	}
 	reply := &messages.AppendEntriesResponse{ClusterId: n.s.clusterID, From: n.s.id, To: m.From}
@@ -429,6 +482,7 @@ func (n *nodeLogic) onAppendEntries(m *messages.AppendEntries) {
 		n.becomeFollower(m.Term, m.From)
 	}
 	n.lastLeaderContact = n.s.clock.Now()
+	n.leaderAddr = leader.Address
 	n.send(toElection, &messages.LeaderContact{Term: n.term})
 	reply.Term = n.term
 	last := n.log.lastIndex()
@@ -513,7 +567,13 @@ func (n *nodeLogic) onQuorumCommitted(m *messages.QuorumCommitted) {
 	if n.role != roleLeader || m.Term != n.term {
 		return
 	}
-	n.matchIndex = m.MatchIndex
+	if m.Peer != 0 {
+		n.matchIndex[m.Peer] = m.PeerMatch
+	}
+	if m.ConfigIndex != n.configIndex {
+		n.progressChanged()
+		return // counted in another configuration than the one in force here
+	}
 	idx := min(m.Index, n.log.lastIndex())
 	// The commit rule: only an entry of the current term is committed by counting replicas;
 	// earlier entries are committed with it.
@@ -521,6 +581,7 @@ func (n *nodeLogic) onQuorumCommitted(m *messages.QuorumCommitted) {
 		n.advanceCommit(idx)
 		n.send(toReplication, &messages.NewEntries{Term: n.term, CommitIndex: n.commitIndex})
 	}
+	n.progressChanged()
 }
 
 // reportSelfProgress tells Config how far the leader's own log is durable.
@@ -535,20 +596,12 @@ func (n *nodeLogic) reportSelfProgress() {
 func (n *nodeLogic) advanceCommit(index uint64) {
 	prev := n.commitIndex
 	n.commitIndex = index
-	for i := prev + 1; i <= index; i++ {
-		p, ok := n.pending[i]
-		if !ok {
-			continue
-		}
-		delete(n.pending, i)
-		if n.log.term(i) == p.term {
-			n.answerSubmit(p, &messages.SubmitResult{Index: i, Term: p.term})
-		} else {
-			n.answerSubmit(p, &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_LOST,
-				Error: fmt.Sprintf("entry %d was replaced by another leader's entry: not committed", i)})
-		}
-	}
+	n.resolvePending(prev+1, index)
 	n.feedApplier()
+	n.recheckCampaigner()
+	if n.role == roleLeader {
+		n.configCommitted()
+	}
 }
 
 func (n *nodeLogic) feedApplier() {
@@ -568,120 +621,36 @@ func (n *nodeLogic) onAppliedUpTo(m *messages.AppliedUpTo) {
 	}
 }
 
-// ------------------------------------------------------------------ clients
-
-func (n *nodeLogic) validateCommand(cmd []byte) *messages.SubmitResult {
-	if len(cmd) == 0 {
-		return &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, Error: "command: empty"}
-	}
-	if len(cmd) > n.s.maxCommandBytes {
-		return &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_INVALID_ARGUMENT,
-			Error: fmt.Sprintf("command: %d bytes, over the limit of %d", len(cmd), n.s.maxCommandBytes)}
-	}
-	return nil
-}
-
-func (n *nodeLogic) onSubmit(m *messages.Submit) {
-	if bad := n.validateCommand(m.Command); bad != nil {
-		n.sendRef(m.ReplyTo, bad)
-		return
-	}
-	if n.role == roleLeader {
-		n.appendCommand(m.Command, pendingSubmit{ref: m.ReplyTo})
-		return
-	}
-	leader := memberOf(n.config, n.leaderID)
-	if leader == nil || n.leaderID == n.s.id {
-		n.sendRef(m.ReplyTo, &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_UNAVAILABLE, Error: "no leader known"})
-		return
-	}
-	// Forward once and never retry: a lost answer makes the outcome unknown, but the command
-	// can never be appended twice for one Submit.
-	n.nextRequestID++
-	id := n.nextRequestID
-	n.forwarded[id] = forwardedSubmit{ref: m.ReplyTo}
-	n.sendPeer(leader, &messages.ForwardSubmit{ClusterId: n.s.clusterID, From: n.s.id, To: leader.Id, RequestId: id, Command: m.Command})
-	n.sendAfter(toNode, n.s.forwardTimeout, &messages.ForwardTimeout{RequestId: id})
-}
-
-func (n *nodeLogic) onForwardSubmit(m *messages.ForwardSubmit) {
-	from := memberOf(n.config, m.From)
-	if from == nil {
-		n.droppedInvalid++
-		return
-	}
-	if bad := n.validateCommand(m.Command); bad != nil {
-		n.sendPeer(from, &messages.ForwardSubmitResult{ClusterId: n.s.clusterID, From: n.s.id, To: m.From, RequestId: m.RequestId, Result: bad})
-		return
-	}
-	if n.role != roleLeader {
-		n.sendPeer(from, &messages.ForwardSubmitResult{ClusterId: n.s.clusterID, From: n.s.id, To: m.From, RequestId: m.RequestId,
-			Result: &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_UNAVAILABLE, Error: "not the leader", LeaderId: n.leaderID}})
-		return
-	}
-	n.appendCommand(m.Command, pendingSubmit{forwardedBy: m.From, requestID: m.RequestId})
-}
-
-func (n *nodeLogic) onForwardSubmitResult(m *messages.ForwardSubmitResult) {
-	f, ok := n.forwarded[m.RequestId]
-	if !ok {
-		return // timed out already, or a duplicate
-	}
-	delete(n.forwarded, m.RequestId)
-	n.sendRef(f.ref, m.Result)
-}
-
-func (n *nodeLogic) onForwardTimeout(m *messages.ForwardTimeout) {
-	f, ok := n.forwarded[m.RequestId]
-	if !ok {
-		return
-	}
-	delete(n.forwarded, m.RequestId)
-	n.sendRef(f.ref, &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_TIMEOUT,
-		Error: "the leader did not answer in time: outcome unknown"})
-}
-
-// appendCommand appends one command as leader, writes it locally and hands it to
-// Replication at once: the local write runs in parallel with replication.
-func (n *nodeLogic) appendCommand(cmd []byte, p pendingSubmit) {
-	e := &messages.Entry{Index: n.log.lastIndex() + 1, Term: n.term, Type: messages.EntryType_ENTRY_TYPE_COMMAND, Data: cmd}
-	n.log.append(e)
-	p.term = n.term
-	n.pending[e.Index] = p
-	entries := []*messages.Entry{e}
-	n.persist(&messages.PersistRequest{Entries: entries})
-	n.send(toReplication, &messages.NewEntries{Term: n.term, Entries: entries, CommitIndex: n.commitIndex})
-}
-
-func (n *nodeLogic) answerSubmit(p pendingSubmit, r *messages.SubmitResult) {
-	if p.ref != nil {
-		n.sendRef(p.ref, r)
-		return
-	}
-	if from := memberOf(n.config, p.forwardedBy); from != nil {
-		n.sendPeer(from, &messages.ForwardSubmitResult{ClusterId: n.s.clusterID, From: n.s.id, To: p.forwardedBy, RequestId: p.requestID, Result: r})
-	}
-}
-
 // status describes the node for a GetStatus.
 func (n *nodeLogic) status() *messages.Status {
+	cfg := n.effectiveConfig()
 	st := &messages.Status{
 		Id: n.s.id, Role: n.role.String(), Term: n.term, LeaderId: n.leaderID,
 		CommitIndex: n.commitIndex, AppliedIndex: n.appliedIndex, LastLogIndex: n.log.lastIndex(),
-		Config: n.config, Vote: n.vote, DurableIndex: n.durableIndex,
+		Config: cfg, Vote: n.vote, DurableIndex: n.durableIndex,
 		DroppedForeignCluster: n.droppedForeign, DroppedInvalid: n.droppedInvalid,
 	}
-	if !n.isVoter() {
+	if !n.isVoter() && n.role != roleLeader {
 		st.Role = "learner"
 	}
-	if l := memberOf(n.config, n.leaderID); l != nil {
+	if l := n.peer(n.leaderID); l != nil {
 		st.LeaderAddress = l.Address
 	}
-	if n.role == roleLeader {
-		st.MatchIndex = map[uint64]uint64{}
-		for k, v := range n.matchIndex {
-			st.MatchIndex[k] = v
+	for _, m := range allMembers(cfg) {
+		ms := &messages.MemberStatus{Id: m.Id, Address: m.Address, Role: "voter"}
+		switch {
+		case findMember(cfg.Learners, m.Id) != nil:
+			ms.Role = "learner"
+		case findMember(cfg.Voters, m.Id) == nil:
+			ms.Role = "leaving"
 		}
+		if n.role == roleLeader {
+			ms.MatchIndex = n.matchIndex[m.Id]
+			if m.Id == n.s.id {
+				ms.MatchIndex = n.durableIndex
+			}
+		}
+		st.Members = append(st.Members, ms)
 	}
 	return st
 }
@@ -741,8 +710,10 @@ func (n *nodeLogic) onPersistFailed(m *messages.PersistFailed) {
 	n.role = roleFollower
 	n.leaderID = 0
 	n.send(toElection, &messages.RoleChanged{Term: n.term, Role: "follower", Voter: false})
-	for i, p := range n.pending {
+	for _, i := range sortedKeys(n.pending) {
+		p := n.pending[i]
 		delete(n.pending, i)
-		n.answerSubmit(p, &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_SHUTDOWN, Error: "storage failure: outcome unknown"})
+		n.answer(p.from, failure(kindSubmit, messages.ErrorCode_ERROR_CODE_SHUTDOWN, "storage failure: outcome unknown"))
 	}
+	n.leadershipLost()
 }

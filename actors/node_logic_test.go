@@ -23,7 +23,8 @@ func testSettings(id uint64, clock Clock) settings {
 	return settings{id: id, clusterID: "c", address: fmt.Sprintf("127.0.0.1:%d", 7000+id),
 		electionTimeout: 100 * time.Millisecond, heartbeatInterval: 20 * time.Millisecond,
 		maxCommandBytes: 64, maxAppendEntries: 100, maxAppendBytes: 1 << 20, maxInflight: 2,
-		applyWindow: 100, forwardTimeout: time.Second, clock: clock,
+		applyWindow: 100, forwardTimeout: time.Second, catchUpTimeout: time.Second, catchUpMargin: 8,
+		transferTimeout: 500 * time.Millisecond, clock: clock,
 		rand: rand.New(rand.NewSource(1)), logger: slog.New(slog.DiscardHandler)}
 }
 
@@ -263,7 +264,7 @@ func TestForwardedSubmitIsNeverResent(t *testing.T) {
 	ref := &messages.ActorRef{Id: "client"}
 	n.handle(&messages.Submit{Command: []byte("x"), ReplyTo: ref})
 	outs := n.drain()
-	fwd := sent[*messages.ForwardSubmit](outs)
+	fwd := sent[*messages.ForwardRequest](outs)
 	require.Len(t, fwd, 1)
 	require.Equal(t, uint64(2), fwd[0].To)
 	n.handle(&messages.ForwardTimeout{RequestId: fwd[0].RequestId})
@@ -271,8 +272,8 @@ func TestForwardedSubmitIsNeverResent(t *testing.T) {
 	res := sent[*messages.SubmitResult](outs)
 	require.Len(t, res, 1)
 	require.Equal(t, messages.ErrorCode_ERROR_CODE_TIMEOUT, res[0].Code)
-	require.Empty(t, sent[*messages.ForwardSubmit](outs))
+	require.Empty(t, sent[*messages.ForwardRequest](outs))
 	// A late answer after the timeout is dropped, not delivered twice.
-	n.handle(&messages.ForwardSubmitResult{ClusterId: "c", From: 2, To: 1, RequestId: fwd[0].RequestId, Result: &messages.SubmitResult{Index: 2, Term: 1}})
+	n.handle(&messages.ForwardResult{ClusterId: "c", From: 2, To: 1, RequestId: fwd[0].RequestId, Submit: &messages.SubmitResult{Index: 2, Term: 1}})
 	require.Empty(t, sent[*messages.SubmitResult](n.drain()))
 }

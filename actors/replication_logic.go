@@ -52,6 +52,7 @@ type replicationLogic struct {
 	lastIndex     uint64
 
 	peers map[uint64]*replicator
+	order []*replicator // peers by id: the order sends are made in
 }
 
 func newReplicationLogic(s settings) *replicationLogic {
@@ -86,6 +87,7 @@ func (r *replicationLogic) stop() {
 	r.term = 0
 	r.cache = nil
 	r.peers = map[uint64]*replicator{}
+	r.order = nil
 }
 
 func (r *replicationLogic) onStart(m *messages.StartReplication) {
@@ -114,7 +116,9 @@ func (r *replicationLogic) syncPeers() {
 		}
 	}
 	now := r.s.clock.Now()
-	for id, m := range want {
+	var fresh []*replicator
+	for _, id := range sortedKeys(want) {
+		m := want[id]
 		if p, ok := r.peers[id]; ok {
 			p.member = m
 			continue
@@ -122,6 +126,13 @@ func (r *replicationLogic) syncPeers() {
 		// Start optimistic at the cache start (the new leader's no-op), probing.
 		p := &replicator{member: m, next: r.cacheStart, probing: true, lastProgress: now}
 		r.peers[id] = p
+		fresh = append(fresh, p)
+	}
+	r.order = r.order[:0]
+	for _, id := range sortedKeys(r.peers) {
+		r.order = append(r.order, r.peers[id])
+	}
+	for _, p := range fresh {
 		r.maybeSend(p)
 	}
 }
@@ -142,7 +153,7 @@ func (r *replicationLogic) onNewEntries(m *messages.NewEntries) {
 		r.lastIndex = m.Entries[len(m.Entries)-1].Index
 		r.trimCache()
 	}
-	for _, p := range r.peers {
+	for _, p := range r.order {
 		before := len(p.inflight)
 		r.maybeSend(p)
 		// An idle, caught-up follower still learns the new commit index promptly.
@@ -156,7 +167,7 @@ func (r *replicationLogic) onNewEntries(m *messages.NewEntries) {
 // oldest ones regardless (lagging followers are then served by fetches).
 func (r *replicationLogic) trimCache() {
 	low := r.lastIndex
-	for _, p := range r.peers {
+	for _, p := range r.order {
 		low = min(low, p.match)
 	}
 	drop := uint64(0)
@@ -265,7 +276,7 @@ func (r *replicationLogic) sendAppend(p *replicator, from uint64, entries []*mes
 	}
 	p.lastSend = now
 	r.sendPeer(p.member, &messages.AppendEntries{ClusterId: r.s.clusterID, From: r.s.id, To: p.member.Id, Term: r.term,
-		PrevLogIndex: from - 1, PrevLogTerm: prevTerm, Entries: entries, LeaderCommit: r.commit})
+		PrevLogIndex: from - 1, PrevLogTerm: prevTerm, Entries: entries, LeaderCommit: r.commit, LeaderAddress: r.s.address})
 }
 
 func (r *replicationLogic) onFetched(m *messages.FetchedEntries) {
@@ -335,7 +346,7 @@ func (r *replicationLogic) onTick(m *messages.LeaderTick) {
 		return
 	}
 	now := r.s.clock.Now()
-	for _, p := range r.peers {
+	for _, p := range r.order {
 		switch {
 		case p.probing && now.Sub(p.lastSend) >= r.s.heartbeatInterval:
 			// The probe or its answer may be lost: send it again.
@@ -355,9 +366,9 @@ func (r *replicationLogic) onTick(m *messages.LeaderTick) {
 	}
 	if m.CheckQuorum {
 		active := make([]uint64, 0, len(r.peers))
-		for id, p := range r.peers {
+		for _, p := range r.order {
 			if p.active {
-				active = append(active, id)
+				active = append(active, p.member.Id)
 			}
 			p.active = false
 		}

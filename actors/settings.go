@@ -19,6 +19,8 @@ const (
 	DefaultMaxInflight       = 4
 	DefaultApplyWindow       = 4096
 	DefaultForwardTimeout    = 5 * time.Second
+	DefaultCatchUpTimeout    = 30 * time.Second
+	DefaultCatchUpMargin     = 64
 )
 
 // settings are the knobs every logic type reads; built from a Config by withDefaults.
@@ -34,6 +36,9 @@ type settings struct {
 	maxInflight       int
 	applyWindow       int
 	forwardTimeout    time.Duration
+	catchUpTimeout    time.Duration // how long new members may take to catch up before a change fails
+	catchUpMargin     int           // how close (in entries) a learner must be to join the voters
+	transferTimeout   time.Duration // how long a leadership transfer may take
 	clock             Clock
 	rand              *rand.Rand
 	logger            *slog.Logger

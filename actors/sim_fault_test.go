@@ -41,19 +41,24 @@ func simSeeds(t *testing.T, def int) []int64 {
 // A failure names its seed; replay it with SIM_SEED=<seed> go test ./actors -run TestSimulatedFaults -v.
 func TestSimulatedFaults(t *testing.T) {
 	for _, seed := range simSeeds(t, 40) {
-		nodes := 3 + int(seed%3) // 3, 4 and 5 nodes
+		nodes := 3 + int(seed%3) // 3, 4 and 5 nodes, with two more that configuration changes may add
 		s, err := runFaultSeed(seed, nodes, 300)
 		if err != nil {
 			t.Fatalf("seed %d (%d nodes): %v\nreplay: SIM_SEED=%d go test ./actors -run TestSimulatedFaults -v", seed, nodes, err, seed)
 		}
-		acked, terms := 0, len(s.leaders)
+		acked, terms, changed := 0, len(s.leaders), 0
 		for _, sub := range s.submits {
 			if sub.result != nil && sub.result.Code == messages.ErrorCode_ERROR_CODE_NONE {
 				acked++
 			}
 		}
-		t.Logf("seed %d: %d nodes, %d events, %d submits, %d acknowledged, %d committed, %d terms with a leader",
-			seed, nodes, s.delivered, len(s.submits), acked, len(s.committed), terms)
+		for _, c := range s.changes {
+			if c.result != nil && c.result.Code == messages.ErrorCode_ERROR_CODE_NONE {
+				changed++
+			}
+		}
+		t.Logf("seed %d: %d nodes, %d events, %d submits, %d acknowledged, %d committed, %d terms with a leader, %d/%d configuration changes done",
+			seed, nodes, s.delivered, len(s.submits), acked, len(s.committed), terms, changed, len(s.changes))
 		if acked == 0 {
 			t.Fatalf("seed %d: no write acknowledged: the fault mix leaves nothing to check", seed)
 		}
@@ -61,14 +66,15 @@ func TestSimulatedFaults(t *testing.T) {
 }
 
 func runFaultSeed(seed int64, size, steps int) (*sim, error) {
-	s := newSim(seed, size)
+	pool := size + 2
+	s := newSimPool(seed, size, pool)
 	cmd := 0
 	for step := 0; step < steps; step++ {
 		var crash uint64
 		switch r := s.rng.Intn(100); {
 		case r < 8: // partition into a random side and the rest
 			side := map[uint64]bool{}
-			for id := range s.nodes {
+			for _, id := range sortedKeys(s.nodes) {
 				if s.rng.Intn(2) == 0 {
 					side[id] = true
 				}
@@ -82,17 +88,23 @@ func runFaultSeed(seed int64, size, steps int) (*sim, error) {
 		case r < 25: // slow network: long delays reorder messages
 			s.maxDelay = time.Duration(1+s.rng.Intn(40)) * time.Millisecond
 		case r < 31: // crash a node at a random instant of this step
-			crash = uint64(1 + s.rng.Intn(size))
+			crash = uint64(1 + s.rng.Intn(pool))
+		case r < 34: // change the configuration to a random set of 1 to pool members
+			var members []*messages.Member
+			for _, i := range s.rng.Perm(pool)[:1+s.rng.Intn(pool)] {
+				members = append(members, s.members[i])
+			}
+			s.changeConfig(uint64(1+s.rng.Intn(pool)), members)
 		case r < 40: // restart crashed nodes
-			for id, n := range s.nodes {
+			for _, n := range s.ordered() {
 				if !n.alive {
-					s.start(id)
+					s.start(n.id)
 				}
 			}
 		}
 		for i := s.rng.Intn(4); i > 0; i-- {
 			cmd++
-			s.submit(uint64(1+s.rng.Intn(size)), []byte(fmt.Sprintf("s%d-c%d", seed, cmd)))
+			s.submit(uint64(1+s.rng.Intn(pool)), []byte(fmt.Sprintf("s%d-c%d", seed, cmd)))
 		}
 		d := time.Duration(10+s.rng.Intn(90)) * time.Millisecond
 		if crash != 0 {
@@ -116,11 +128,15 @@ func (s *sim) settle(cmd int) error {
 	s.healAll()
 	s.maxDelay = 5 * time.Millisecond
 	var final *simSubmit
+	sentAt := 0
 	for round := 0; round < 100; round++ {
 		if err := s.runFor(100 * time.Millisecond); err != nil {
 			return fmt.Errorf("settling: %w", err)
 		}
-		if final == nil || (final.result != nil && final.result.Code != messages.ErrorCode_ERROR_CODE_NONE) {
+		// A write unanswered for a second counts as lost to the client, as a timeout would.
+		lost := final != nil && final.result == nil && round-sentAt > 10
+		if final == nil || lost || (final.result != nil && final.result.Code != messages.ErrorCode_ERROR_CODE_NONE) {
+			sentAt = round
 			if l := s.leader(); l != 0 {
 				final = s.submit(l, []byte(fmt.Sprintf("final-%d-%d", cmd, round)))
 			}
@@ -134,16 +150,23 @@ func (s *sim) settle(cmd int) error {
 	return fmt.Errorf("no convergence after healing: leader %d, final write %v, %s", s.leader(), final, s.describe())
 }
 
-// converged says whether every node holds and applied the same log, fully committed.
+// converged says whether every member of the leader's configuration holds and applied the
+// same log, fully committed, and no change is left half done.
 func (s *sim) converged() bool {
-	var ref *simNode
-	for _, n := range s.nodes {
-		if ref == nil || n.id < ref.id {
-			ref = n
-		}
+	l := s.leader()
+	if l == 0 {
+		return false
+	}
+	ref := s.nodes[l]
+	cfg := ref.node.config
+	if len(cfg.OldVoters) > 0 || ref.node.configIndex > ref.node.commitIndex || ref.node.change != nil {
+		return false
 	}
 	last := ref.node.log.lastIndex()
-	for _, n := range s.nodes {
+	for _, n := range s.ordered() {
+		if !isVoter(cfg, n.id) {
+			continue
+		}
 		l := n.node
 		if l.log.lastIndex() != last || l.commitIndex != last || uint64(len(n.applied)) != last {
 			return false
@@ -159,8 +182,9 @@ func (s *sim) describe() string {
 	out := ""
 	for id := uint64(1); id <= uint64(len(s.nodes)); id++ {
 		n := s.nodes[id]
-		out += fmt.Sprintf("[node %d alive=%v %s term=%d last=%d commit=%d applied=%d] ", id, n.alive, n.node.role,
-			n.node.term, n.node.log.lastIndex(), n.node.commitIndex, len(n.applied))
+		out += fmt.Sprintf("[node %d alive=%v %s term=%d vote=%d last=%d/%d commit=%d applied=%d config@%d=%v old=%v] ", id, n.alive, n.node.role,
+			n.node.term, n.node.vote, n.node.log.lastIndex(), n.node.log.lastTerm(), n.node.commitIndex, len(n.applied), n.node.configIndex,
+			memberIDs(n.node.config.GetVoters()), memberIDs(n.node.config.GetOldVoters()))
 	}
 	return out
 }
@@ -195,7 +219,7 @@ func TestSimulatedAcknowledgedWritesSurvive(t *testing.T) {
 		for _, sub := range s.submits {
 			if r := sub.result; r != nil && r.Code == messages.ErrorCode_ERROR_CODE_NONE {
 				acked++
-				for _, n := range s.nodes {
+				for _, n := range s.ordered() {
 					if r.Index > uint64(len(n.applied)) || string(n.applied[r.Index-1].Data) != string(sub.command) {
 						t.Fatalf("seed %d: acknowledged %q at %d missing on node %d", 1000+seed, sub.command, r.Index, n.id)
 					}
@@ -206,4 +230,12 @@ func TestSimulatedAcknowledgedWritesSurvive(t *testing.T) {
 			t.Fatalf("seed %d: no write was acknowledged in 200 steps", 1000+seed)
 		}
 	}
+}
+
+func memberIDs(ms []*messages.Member) []uint64 {
+	var ids []uint64
+	for _, m := range ms {
+		ids = append(ids, m.Id)
+	}
+	return ids
 }

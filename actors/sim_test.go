@@ -98,6 +98,13 @@ type simSubmit struct {
 	result  *messages.SubmitResult
 }
 
+// simChange is one configuration change request and what became of it.
+type simChange struct {
+	members []*messages.Member
+	node    uint64
+	result  *messages.ChangeConfigurationResult
+}
+
 // sim is a simulated cluster.
 type sim struct {
 	rng      *rand.Rand
@@ -113,6 +120,7 @@ type sim struct {
 
 	submits []*simSubmit
 	refs    map[string]*simSubmit
+	changes map[string]*simChange
 
 	// Observations the invariants are checked against.
 	leaders   map[uint64]uint64   // term -> the leader seen in it
@@ -129,7 +137,12 @@ type commitOf struct {
 
 const simCluster = "sim"
 
-func newSim(seed int64, n int) *sim {
+// newSim starts a cluster of n bootstrapped nodes.
+func newSim(seed int64, n int) *sim { return newSimPool(seed, n, n) }
+
+// newSimPool starts pool nodes of which the first n are bootstrapped as the cluster; the
+// others start empty and wait to be added by a configuration change.
+func newSimPool(seed int64, n, pool int) *sim {
 	s := &sim{
 		rng:       rand.New(rand.NewSource(seed)),
 		clock:     &simClock{now: time.Unix(1_000_000, 0)},
@@ -137,16 +150,20 @@ func newSim(seed int64, n int) *sim {
 		links:     map[[2]uint64]*simLink{},
 		channels:  map[string]time.Time{},
 		refs:      map[string]*simSubmit{},
+		changes:   map[string]*simChange{},
 		leaders:   map[uint64]uint64{},
 		committed: map[uint64]commitOf{},
 		maxDelay:  5 * time.Millisecond,
 	}
-	for i := 1; i <= n; i++ {
+	for i := 1; i <= pool; i++ {
 		s.members = append(s.members, &messages.Member{Id: uint64(i), Address: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
 	}
 	for _, m := range s.members {
 		store := storage.NewMemory()
-		cfg := Config{ID: m.Id, ClusterID: simCluster, Address: m.Address, Storage: store, Bootstrap: s.members}
+		cfg := Config{ID: m.Id, ClusterID: simCluster, Address: m.Address, Storage: store}
+		if m.Id <= uint64(n) {
+			cfg.Bootstrap = s.members[:n]
+		}
 		if err := initialiseStore(store, cfg); err != nil {
 			panic(err)
 		}
@@ -162,6 +179,7 @@ func (s *sim) settingsFor(id uint64) settings {
 		electionTimeout: 100 * time.Millisecond, heartbeatInterval: 20 * time.Millisecond,
 		maxCommandBytes: 1024, maxAppendEntries: 16, maxAppendBytes: 4096, maxInflight: 3,
 		applyWindow: 64, forwardTimeout: 500 * time.Millisecond,
+		catchUpTimeout: 2 * time.Second, catchUpMargin: 8, transferTimeout: 500 * time.Millisecond,
 		clock: s.clock, rand: rand.New(rand.NewSource(s.rng.Int63())), logger: slog.New(slog.DiscardHandler),
 	}
 }
@@ -302,6 +320,10 @@ func (s *sim) deliverToRef(n *simNode, e *simEvent) {
 			ack := &messages.CommittedAck{Subscriber: &messages.ActorRef{Id: e.ref}, Index: m.Entries[len(m.Entries)-1].Index}
 			s.push(&simEvent{at: s.clock.now.Add(time.Microsecond), node: n.id, inc: n.inc, to: toApplier, msg: ack})
 		}
+	case *messages.ChangeConfigurationResult:
+		if c := s.changes[e.ref]; c != nil && c.result == nil {
+			c.result = m
+		}
 	case *messages.SubmitResult:
 		if sub := s.refs[e.ref]; sub != nil && sub.result == nil {
 			sub.result = m
@@ -359,7 +381,7 @@ func (s *sim) noteCommitted(e *messages.Entry, inTerm uint64, who string) {
 func (s *sim) checkAcknowledged(sub *simSubmit) {
 	r := sub.result
 	// The entry acknowledged must be the command submitted; once committed it never changes.
-	for _, n := range s.nodes {
+	for _, n := range s.ordered() {
 		if n.node.log.lastIndex() >= r.Index && n.node.log.term(r.Index) == r.Term {
 			e := n.node.log.entry(r.Index)
 			if string(e.Data) != string(sub.command) {
@@ -375,7 +397,7 @@ func (s *sim) checkInvariants() {
 	// Log matching: an (index, term) pair identifies the whole prefix.
 	type key struct{ index, term uint64 }
 	chains := map[key]uint64{}
-	for _, n := range s.nodes {
+	for _, n := range s.ordered() {
 		var chain uint64
 		for i := uint64(1); i <= n.node.log.lastIndex(); i++ {
 			e := n.node.log.entry(i)
@@ -389,7 +411,7 @@ func (s *sim) checkInvariants() {
 		}
 	}
 	// Leader completeness: a leader holds every entry committed in an earlier term.
-	for _, n := range s.nodes {
+	for _, n := range s.ordered() {
 		if !n.alive || n.node.role != roleLeader {
 			continue
 		}
@@ -426,10 +448,22 @@ func (s *sim) submit(id uint64, command []byte) *simSubmit {
 	return sub
 }
 
+// changeConfig asks a node to move the cluster to members.
+func (s *sim) changeConfig(id uint64, members []*messages.Member) *simChange {
+	c := &simChange{members: members, node: id}
+	name := fmt.Sprintf("change-%d", len(s.changes))
+	s.changes[name] = c
+	if n := s.nodes[id]; n.alive {
+		s.push(&simEvent{at: s.clock.now, node: id, inc: n.inc, to: toNode,
+			msg: &messages.ChangeConfiguration{Members: members, ReplyTo: &messages.ActorRef{Id: name}}})
+	}
+	return c
+}
+
 // leader returns the live leader with the highest term, or 0.
 func (s *sim) leader() uint64 {
 	var id, term uint64
-	for _, n := range s.nodes {
+	for _, n := range s.ordered() {
 		if n.alive && n.node.role == roleLeader && n.node.term >= term {
 			id, term = n.id, n.node.term
 		}
@@ -440,9 +474,9 @@ func (s *sim) leader() uint64 {
 func (s *sim) healAll() {
 	s.links = map[[2]uint64]*simLink{}
 	s.baseLink = simLink{}
-	for id, n := range s.nodes {
+	for _, n := range s.ordered() {
 		if !n.alive {
-			s.start(id)
+			s.start(n.id)
 		}
 	}
 }
@@ -450,11 +484,20 @@ func (s *sim) healAll() {
 // partition cuts the cluster into the given side and the rest.
 func (s *sim) partition(side map[uint64]bool) {
 	s.links = map[[2]uint64]*simLink{}
-	for a := range s.nodes {
-		for b := range s.nodes {
+	for _, a := range sortedKeys(s.nodes) {
+		for _, b := range sortedKeys(s.nodes) {
 			if a != b && side[a] != side[b] {
 				s.links[[2]uint64{a, b}] = &simLink{blocked: true}
 			}
 		}
 	}
+}
+
+// ordered returns the nodes by id, so that loops drawing random numbers replay exactly.
+func (s *sim) ordered() []*simNode {
+	var out []*simNode
+	for _, id := range sortedKeys(s.nodes) {
+		out = append(out, s.nodes[id])
+	}
+	return out
 }

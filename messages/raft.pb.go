@@ -457,8 +457,11 @@ type RequestVote struct {
 	PreVote      bool                   `protobuf:"varint,7,opt,name=pre_vote,json=preVote,proto3" json:"pre_vote,omitempty"`
 	// Set when the campaign follows a TimeoutNow: voters ignore their leader lease.
 	LeadershipTransfer bool `protobuf:"varint,8,opt,name=leadership_transfer,json=leadershipTransfer,proto3" json:"leadership_transfer,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The candidate's peer address, so a voter whose configuration does not name it yet (a
+	// member just added) can answer.
+	CandidateAddress string `protobuf:"bytes,9,opt,name=candidate_address,json=candidateAddress,proto3" json:"candidate_address,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *RequestVote) Reset() {
@@ -545,6 +548,13 @@ func (x *RequestVote) GetLeadershipTransfer() bool {
 		return x.LeadershipTransfer
 	}
 	return false
+}
+
+func (x *RequestVote) GetCandidateAddress() string {
+	if x != nil {
+		return x.CandidateAddress
+	}
+	return ""
 }
 
 // RequestVoteResponse answers a RequestVote. term is the voter's term, or for a granted
@@ -635,15 +645,18 @@ func (x *RequestVoteResponse) GetPreVote() bool {
 
 // AppendEntries replicates a batch of entries (none for a heartbeat) from the leader.
 type AppendEntries struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClusterId     string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
-	From          uint64                 `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
-	To            uint64                 `protobuf:"varint,3,opt,name=to,proto3" json:"to,omitempty"`
-	Term          uint64                 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
-	PrevLogIndex  uint64                 `protobuf:"varint,5,opt,name=prev_log_index,json=prevLogIndex,proto3" json:"prev_log_index,omitempty"`
-	PrevLogTerm   uint64                 `protobuf:"varint,6,opt,name=prev_log_term,json=prevLogTerm,proto3" json:"prev_log_term,omitempty"`
-	Entries       []*Entry               `protobuf:"bytes,7,rep,name=entries,proto3" json:"entries,omitempty"`
-	LeaderCommit  uint64                 `protobuf:"varint,8,opt,name=leader_commit,json=leaderCommit,proto3" json:"leader_commit,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId    string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	From         uint64                 `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
+	To           uint64                 `protobuf:"varint,3,opt,name=to,proto3" json:"to,omitempty"`
+	Term         uint64                 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
+	PrevLogIndex uint64                 `protobuf:"varint,5,opt,name=prev_log_index,json=prevLogIndex,proto3" json:"prev_log_index,omitempty"`
+	PrevLogTerm  uint64                 `protobuf:"varint,6,opt,name=prev_log_term,json=prevLogTerm,proto3" json:"prev_log_term,omitempty"`
+	Entries      []*Entry               `protobuf:"bytes,7,rep,name=entries,proto3" json:"entries,omitempty"`
+	LeaderCommit uint64                 `protobuf:"varint,8,opt,name=leader_commit,json=leaderCommit,proto3" json:"leader_commit,omitempty"`
+	// The leader's peer address, so a node that does not know the leader yet (a new member
+	// catching up as a learner) can answer.
+	LeaderAddress string `protobuf:"bytes,9,opt,name=leader_address,json=leaderAddress,proto3" json:"leader_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -732,6 +745,13 @@ func (x *AppendEntries) GetLeaderCommit() uint64 {
 		return x.LeaderCommit
 	}
 	return 0
+}
+
+func (x *AppendEntries) GetLeaderAddress() string {
+	if x != nil {
+		return x.LeaderAddress
+	}
+	return ""
 }
 
 // AppendEntriesResponse answers an AppendEntries. On success match_index is the last index
@@ -925,33 +945,36 @@ func (x *TimeoutNow) GetTerm() uint64 {
 	return 0
 }
 
-// ForwardSubmit carries a client's command from a follower to the leader. The follower
-// forwards each Submit once and never retries it, so a command is never appended twice.
-type ForwardSubmit struct {
+// ForwardRequest carries a client request from a follower to the leader: a command, a
+// configuration change or a leadership transfer (exactly one is set). The follower forwards
+// each request once and never retries it, so a command is never appended twice.
+type ForwardRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ClusterId     string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	From          uint64                 `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
 	To            uint64                 `protobuf:"varint,3,opt,name=to,proto3" json:"to,omitempty"`
 	RequestId     uint64                 `protobuf:"varint,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	Command       []byte                 `protobuf:"bytes,5,opt,name=command,proto3" json:"command,omitempty"`
+	Change        *ChangeConfiguration   `protobuf:"bytes,6,opt,name=change,proto3" json:"change,omitempty"`
+	Transfer      *TransferLeadership    `protobuf:"bytes,7,opt,name=transfer,proto3" json:"transfer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ForwardSubmit) Reset() {
-	*x = ForwardSubmit{}
+func (x *ForwardRequest) Reset() {
+	*x = ForwardRequest{}
 	mi := &file_raft_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ForwardSubmit) String() string {
+func (x *ForwardRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ForwardSubmit) ProtoMessage() {}
+func (*ForwardRequest) ProtoMessage() {}
 
-func (x *ForwardSubmit) ProtoReflect() protoreflect.Message {
+func (x *ForwardRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_raft_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -963,72 +986,89 @@ func (x *ForwardSubmit) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ForwardSubmit.ProtoReflect.Descriptor instead.
-func (*ForwardSubmit) Descriptor() ([]byte, []int) {
+// Deprecated: Use ForwardRequest.ProtoReflect.Descriptor instead.
+func (*ForwardRequest) Descriptor() ([]byte, []int) {
 	return file_raft_proto_rawDescGZIP(), []int{10}
 }
 
-func (x *ForwardSubmit) GetClusterId() string {
+func (x *ForwardRequest) GetClusterId() string {
 	if x != nil {
 		return x.ClusterId
 	}
 	return ""
 }
 
-func (x *ForwardSubmit) GetFrom() uint64 {
+func (x *ForwardRequest) GetFrom() uint64 {
 	if x != nil {
 		return x.From
 	}
 	return 0
 }
 
-func (x *ForwardSubmit) GetTo() uint64 {
+func (x *ForwardRequest) GetTo() uint64 {
 	if x != nil {
 		return x.To
 	}
 	return 0
 }
 
-func (x *ForwardSubmit) GetRequestId() uint64 {
+func (x *ForwardRequest) GetRequestId() uint64 {
 	if x != nil {
 		return x.RequestId
 	}
 	return 0
 }
 
-func (x *ForwardSubmit) GetCommand() []byte {
+func (x *ForwardRequest) GetCommand() []byte {
 	if x != nil {
 		return x.Command
 	}
 	return nil
 }
 
-// ForwardSubmitResult tells the forwarding follower what became of a ForwardSubmit.
-type ForwardSubmitResult struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClusterId     string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
-	From          uint64                 `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
-	To            uint64                 `protobuf:"varint,3,opt,name=to,proto3" json:"to,omitempty"`
-	RequestId     uint64                 `protobuf:"varint,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Result        *SubmitResult          `protobuf:"bytes,5,opt,name=result,proto3" json:"result,omitempty"`
+func (x *ForwardRequest) GetChange() *ChangeConfiguration {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *ForwardRequest) GetTransfer() *TransferLeadership {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+// ForwardResult tells the forwarding follower what became of a ForwardRequest; the result
+// matching the request's kind is set.
+type ForwardResult struct {
+	state         protoimpl.MessageState     `protogen:"open.v1"`
+	ClusterId     string                     `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	From          uint64                     `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
+	To            uint64                     `protobuf:"varint,3,opt,name=to,proto3" json:"to,omitempty"`
+	RequestId     uint64                     `protobuf:"varint,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Submit        *SubmitResult              `protobuf:"bytes,5,opt,name=submit,proto3" json:"submit,omitempty"`
+	Change        *ChangeConfigurationResult `protobuf:"bytes,6,opt,name=change,proto3" json:"change,omitempty"`
+	Transfer      *TransferLeadershipResult  `protobuf:"bytes,7,opt,name=transfer,proto3" json:"transfer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ForwardSubmitResult) Reset() {
-	*x = ForwardSubmitResult{}
+func (x *ForwardResult) Reset() {
+	*x = ForwardResult{}
 	mi := &file_raft_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ForwardSubmitResult) String() string {
+func (x *ForwardResult) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ForwardSubmitResult) ProtoMessage() {}
+func (*ForwardResult) ProtoMessage() {}
 
-func (x *ForwardSubmitResult) ProtoReflect() protoreflect.Message {
+func (x *ForwardResult) ProtoReflect() protoreflect.Message {
 	mi := &file_raft_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1040,42 +1080,56 @@ func (x *ForwardSubmitResult) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ForwardSubmitResult.ProtoReflect.Descriptor instead.
-func (*ForwardSubmitResult) Descriptor() ([]byte, []int) {
+// Deprecated: Use ForwardResult.ProtoReflect.Descriptor instead.
+func (*ForwardResult) Descriptor() ([]byte, []int) {
 	return file_raft_proto_rawDescGZIP(), []int{11}
 }
 
-func (x *ForwardSubmitResult) GetClusterId() string {
+func (x *ForwardResult) GetClusterId() string {
 	if x != nil {
 		return x.ClusterId
 	}
 	return ""
 }
 
-func (x *ForwardSubmitResult) GetFrom() uint64 {
+func (x *ForwardResult) GetFrom() uint64 {
 	if x != nil {
 		return x.From
 	}
 	return 0
 }
 
-func (x *ForwardSubmitResult) GetTo() uint64 {
+func (x *ForwardResult) GetTo() uint64 {
 	if x != nil {
 		return x.To
 	}
 	return 0
 }
 
-func (x *ForwardSubmitResult) GetRequestId() uint64 {
+func (x *ForwardResult) GetRequestId() uint64 {
 	if x != nil {
 		return x.RequestId
 	}
 	return 0
 }
 
-func (x *ForwardSubmitResult) GetResult() *SubmitResult {
+func (x *ForwardResult) GetSubmit() *SubmitResult {
 	if x != nil {
-		return x.Result
+		return x.Submit
+	}
+	return nil
+}
+
+func (x *ForwardResult) GetChange() *ChangeConfigurationResult {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *ForwardResult) GetTransfer() *TransferLeadershipResult {
+	if x != nil {
+		return x.Transfer
 	}
 	return nil
 }
@@ -1400,6 +1454,253 @@ func (x *CommittedAck) GetIndex() uint64 {
 	return 0
 }
 
+// ChangeConfiguration asks to move the cluster to the voter set members through joint
+// consensus: new members first catch up as learners, then C_old,new and C_new are appended.
+// The reply, a ChangeConfigurationResult, comes once C_new is committed.
+type ChangeConfiguration struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Members       []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	ReplyTo       *ActorRef              `protobuf:"bytes,2,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeConfiguration) Reset() {
+	*x = ChangeConfiguration{}
+	mi := &file_raft_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeConfiguration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeConfiguration) ProtoMessage() {}
+
+func (x *ChangeConfiguration) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeConfiguration.ProtoReflect.Descriptor instead.
+func (*ChangeConfiguration) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ChangeConfiguration) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *ChangeConfiguration) GetReplyTo() *ActorRef {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return nil
+}
+
+// ChangeConfigurationResult answers a ChangeConfiguration: the index of the committed
+// configuration and the configuration itself, or an error.
+type ChangeConfigurationResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Config        *Configuration         `protobuf:"bytes,2,opt,name=config,proto3" json:"config,omitempty"`
+	Code          ErrorCode              `protobuf:"varint,3,opt,name=code,proto3,enum=raft.messages.v1.ErrorCode" json:"code,omitempty"`
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeConfigurationResult) Reset() {
+	*x = ChangeConfigurationResult{}
+	mi := &file_raft_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeConfigurationResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeConfigurationResult) ProtoMessage() {}
+
+func (x *ChangeConfigurationResult) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeConfigurationResult.ProtoReflect.Descriptor instead.
+func (*ChangeConfigurationResult) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ChangeConfigurationResult) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ChangeConfigurationResult) GetConfig() *Configuration {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *ChangeConfigurationResult) GetCode() ErrorCode {
+	if x != nil {
+		return x.Code
+	}
+	return ErrorCode_ERROR_CODE_NONE
+}
+
+func (x *ChangeConfigurationResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// TransferLeadership asks the leader to hand leadership to target_id (0: the most caught-up voter).
+type TransferLeadership struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TargetId      uint64                 `protobuf:"varint,1,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"`
+	ReplyTo       *ActorRef              `protobuf:"bytes,2,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeadership) Reset() {
+	*x = TransferLeadership{}
+	mi := &file_raft_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeadership) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeadership) ProtoMessage() {}
+
+func (x *TransferLeadership) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeadership.ProtoReflect.Descriptor instead.
+func (*TransferLeadership) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *TransferLeadership) GetTargetId() uint64 {
+	if x != nil {
+		return x.TargetId
+	}
+	return 0
+}
+
+func (x *TransferLeadership) GetReplyTo() *ActorRef {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return nil
+}
+
+// TransferLeadershipResult answers a TransferLeadership with the new leader, or an error.
+type TransferLeadershipResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LeaderId      uint64                 `protobuf:"varint,1,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	Term          uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	Code          ErrorCode              `protobuf:"varint,3,opt,name=code,proto3,enum=raft.messages.v1.ErrorCode" json:"code,omitempty"`
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeadershipResult) Reset() {
+	*x = TransferLeadershipResult{}
+	mi := &file_raft_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeadershipResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeadershipResult) ProtoMessage() {}
+
+func (x *TransferLeadershipResult) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeadershipResult.ProtoReflect.Descriptor instead.
+func (*TransferLeadershipResult) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *TransferLeadershipResult) GetLeaderId() uint64 {
+	if x != nil {
+		return x.LeaderId
+	}
+	return 0
+}
+
+func (x *TransferLeadershipResult) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *TransferLeadershipResult) GetCode() ErrorCode {
+	if x != nil {
+		return x.Code
+	}
+	return ErrorCode_ERROR_CODE_NONE
+}
+
+func (x *TransferLeadershipResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // GetStatus asks for a Status reply.
 type GetStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1409,7 +1710,7 @@ type GetStatus struct {
 
 func (x *GetStatus) Reset() {
 	*x = GetStatus{}
-	mi := &file_raft_proto_msgTypes[18]
+	mi := &file_raft_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1722,7 @@ func (x *GetStatus) String() string {
 func (*GetStatus) ProtoMessage() {}
 
 func (x *GetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[18]
+	mi := &file_raft_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1735,7 @@ func (x *GetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatus.ProtoReflect.Descriptor instead.
 func (*GetStatus) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{18}
+	return file_raft_proto_rawDescGZIP(), []int{22}
 }
 
 // Status describes a node as it sees itself.
@@ -1451,16 +1752,16 @@ type Status struct {
 	LeaderAddress         string                 `protobuf:"bytes,9,opt,name=leader_address,json=leaderAddress,proto3" json:"leader_address,omitempty"`
 	Vote                  uint64                 `protobuf:"varint,10,opt,name=vote,proto3" json:"vote,omitempty"`
 	DurableIndex          uint64                 `protobuf:"varint,11,opt,name=durable_index,json=durableIndex,proto3" json:"durable_index,omitempty"`
-	DroppedForeignCluster uint64                 `protobuf:"varint,12,opt,name=dropped_foreign_cluster,json=droppedForeignCluster,proto3" json:"dropped_foreign_cluster,omitempty"`                                         // peer messages dropped because of another cluster id
-	DroppedInvalid        uint64                 `protobuf:"varint,13,opt,name=dropped_invalid,json=droppedInvalid,proto3" json:"dropped_invalid,omitempty"`                                                                // messages dropped as unknown or malformed
-	MatchIndex            map[uint64]uint64      `protobuf:"bytes,14,rep,name=match_index,json=matchIndex,proto3" json:"match_index,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // leader only: each follower's match index
+	DroppedForeignCluster uint64                 `protobuf:"varint,12,opt,name=dropped_foreign_cluster,json=droppedForeignCluster,proto3" json:"dropped_foreign_cluster,omitempty"` // peer messages dropped because of another cluster id
+	DroppedInvalid        uint64                 `protobuf:"varint,13,opt,name=dropped_invalid,json=droppedInvalid,proto3" json:"dropped_invalid,omitempty"`                        // messages dropped as unknown or malformed
+	Members               []*MemberStatus        `protobuf:"bytes,14,rep,name=members,proto3" json:"members,omitempty"`                                                             // every member of the configuration, and learners
 	unknownFields         protoimpl.UnknownFields
 	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_raft_proto_msgTypes[19]
+	mi := &file_raft_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1472,7 +1773,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[19]
+	mi := &file_raft_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1485,7 +1786,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{19}
+	return file_raft_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Status) GetId() uint64 {
@@ -1579,11 +1880,80 @@ func (x *Status) GetDroppedInvalid() uint64 {
 	return 0
 }
 
-func (x *Status) GetMatchIndex() map[uint64]uint64 {
+func (x *Status) GetMembers() []*MemberStatus {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// MemberStatus describes one member as the node sees it.
+type MemberStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`                                // "voter", "learner" (catching up), "leaving" (in the outgoing set only)
+	MatchIndex    uint64                 `protobuf:"varint,4,opt,name=match_index,json=matchIndex,proto3" json:"match_index,omitempty"` // as the leader sees it (leader only)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberStatus) Reset() {
+	*x = MemberStatus{}
+	mi := &file_raft_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberStatus) ProtoMessage() {}
+
+func (x *MemberStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberStatus.ProtoReflect.Descriptor instead.
+func (*MemberStatus) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *MemberStatus) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *MemberStatus) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *MemberStatus) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *MemberStatus) GetMatchIndex() uint64 {
 	if x != nil {
 		return x.MatchIndex
 	}
-	return nil
+	return 0
 }
 
 // ForwardTimeout is RaftNode's own timer for a forwarded Submit: if the leader has not
@@ -1597,7 +1967,7 @@ type ForwardTimeout struct {
 
 func (x *ForwardTimeout) Reset() {
 	*x = ForwardTimeout{}
-	mi := &file_raft_proto_msgTypes[20]
+	mi := &file_raft_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +1979,7 @@ func (x *ForwardTimeout) String() string {
 func (*ForwardTimeout) ProtoMessage() {}
 
 func (x *ForwardTimeout) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[20]
+	mi := &file_raft_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,12 +1992,102 @@ func (x *ForwardTimeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardTimeout.ProtoReflect.Descriptor instead.
 func (*ForwardTimeout) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{20}
+	return file_raft_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ForwardTimeout) GetRequestId() uint64 {
 	if x != nil {
 		return x.RequestId
+	}
+	return 0
+}
+
+// ChangeTimeout is RaftNode's timer for the catch-up phase of a configuration change.
+type ChangeTimeout struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChangeId      uint64                 `protobuf:"varint,1,opt,name=change_id,json=changeId,proto3" json:"change_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeTimeout) Reset() {
+	*x = ChangeTimeout{}
+	mi := &file_raft_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeTimeout) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeTimeout) ProtoMessage() {}
+
+func (x *ChangeTimeout) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeTimeout.ProtoReflect.Descriptor instead.
+func (*ChangeTimeout) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ChangeTimeout) GetChangeId() uint64 {
+	if x != nil {
+		return x.ChangeId
+	}
+	return 0
+}
+
+// TransferTimeout is RaftNode's timer for a leadership transfer.
+type TransferTimeout struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TransferId    uint64                 `protobuf:"varint,1,opt,name=transfer_id,json=transferId,proto3" json:"transfer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferTimeout) Reset() {
+	*x = TransferTimeout{}
+	mi := &file_raft_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferTimeout) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferTimeout) ProtoMessage() {}
+
+func (x *TransferTimeout) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferTimeout.ProtoReflect.Descriptor instead.
+func (*TransferTimeout) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *TransferTimeout) GetTransferId() uint64 {
+	if x != nil {
+		return x.TransferId
 	}
 	return 0
 }
@@ -1647,7 +2107,7 @@ type PersistRequest struct {
 
 func (x *PersistRequest) Reset() {
 	*x = PersistRequest{}
-	mi := &file_raft_proto_msgTypes[21]
+	mi := &file_raft_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +2119,7 @@ func (x *PersistRequest) String() string {
 func (*PersistRequest) ProtoMessage() {}
 
 func (x *PersistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[21]
+	mi := &file_raft_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +2132,7 @@ func (x *PersistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistRequest.ProtoReflect.Descriptor instead.
 func (*PersistRequest) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{21}
+	return file_raft_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PersistRequest) GetSeq() uint64 {
@@ -1713,7 +2173,7 @@ type Persisted struct {
 
 func (x *Persisted) Reset() {
 	*x = Persisted{}
-	mi := &file_raft_proto_msgTypes[22]
+	mi := &file_raft_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +2185,7 @@ func (x *Persisted) String() string {
 func (*Persisted) ProtoMessage() {}
 
 func (x *Persisted) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[22]
+	mi := &file_raft_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +2198,7 @@ func (x *Persisted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Persisted.ProtoReflect.Descriptor instead.
 func (*Persisted) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{22}
+	return file_raft_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Persisted) GetSeq() uint64 {
@@ -1759,7 +2219,7 @@ type PersistFailed struct {
 
 func (x *PersistFailed) Reset() {
 	*x = PersistFailed{}
-	mi := &file_raft_proto_msgTypes[23]
+	mi := &file_raft_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1771,7 +2231,7 @@ func (x *PersistFailed) String() string {
 func (*PersistFailed) ProtoMessage() {}
 
 func (x *PersistFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[23]
+	mi := &file_raft_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1784,7 +2244,7 @@ func (x *PersistFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistFailed.ProtoReflect.Descriptor instead.
 func (*PersistFailed) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{23}
+	return file_raft_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PersistFailed) GetSeq() uint64 {
@@ -1810,7 +2270,7 @@ type FlushPersistence struct {
 
 func (x *FlushPersistence) Reset() {
 	*x = FlushPersistence{}
-	mi := &file_raft_proto_msgTypes[24]
+	mi := &file_raft_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1822,7 +2282,7 @@ func (x *FlushPersistence) String() string {
 func (*FlushPersistence) ProtoMessage() {}
 
 func (x *FlushPersistence) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[24]
+	mi := &file_raft_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1835,7 +2295,7 @@ func (x *FlushPersistence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushPersistence.ProtoReflect.Descriptor instead.
 func (*FlushPersistence) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{24}
+	return file_raft_proto_rawDescGZIP(), []int{31}
 }
 
 // RoleChanged tells Election (and Replication) the node's role in a term.
@@ -1851,7 +2311,7 @@ type RoleChanged struct {
 
 func (x *RoleChanged) Reset() {
 	*x = RoleChanged{}
-	mi := &file_raft_proto_msgTypes[25]
+	mi := &file_raft_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +2323,7 @@ func (x *RoleChanged) String() string {
 func (*RoleChanged) ProtoMessage() {}
 
 func (x *RoleChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[25]
+	mi := &file_raft_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +2336,7 @@ func (x *RoleChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleChanged.ProtoReflect.Descriptor instead.
 func (*RoleChanged) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{25}
+	return file_raft_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RoleChanged) GetTerm() uint64 {
@@ -1917,7 +2377,7 @@ type LeaderContact struct {
 
 func (x *LeaderContact) Reset() {
 	*x = LeaderContact{}
-	mi := &file_raft_proto_msgTypes[26]
+	mi := &file_raft_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2389,7 @@ func (x *LeaderContact) String() string {
 func (*LeaderContact) ProtoMessage() {}
 
 func (x *LeaderContact) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[26]
+	mi := &file_raft_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +2402,7 @@ func (x *LeaderContact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderContact.ProtoReflect.Descriptor instead.
 func (*LeaderContact) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{26}
+	return file_raft_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LeaderContact) GetTerm() uint64 {
@@ -1962,7 +2422,7 @@ type ElectionTimerFired struct {
 
 func (x *ElectionTimerFired) Reset() {
 	*x = ElectionTimerFired{}
-	mi := &file_raft_proto_msgTypes[27]
+	mi := &file_raft_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1974,7 +2434,7 @@ func (x *ElectionTimerFired) String() string {
 func (*ElectionTimerFired) ProtoMessage() {}
 
 func (x *ElectionTimerFired) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[27]
+	mi := &file_raft_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1987,7 +2447,7 @@ func (x *ElectionTimerFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectionTimerFired.ProtoReflect.Descriptor instead.
 func (*ElectionTimerFired) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{27}
+	return file_raft_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ElectionTimerFired) GetEpoch() uint64 {
@@ -2007,7 +2467,7 @@ type ElectionTimeout struct {
 
 func (x *ElectionTimeout) Reset() {
 	*x = ElectionTimeout{}
-	mi := &file_raft_proto_msgTypes[28]
+	mi := &file_raft_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2019,7 +2479,7 @@ func (x *ElectionTimeout) String() string {
 func (*ElectionTimeout) ProtoMessage() {}
 
 func (x *ElectionTimeout) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[28]
+	mi := &file_raft_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2032,7 +2492,7 @@ func (x *ElectionTimeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectionTimeout.ProtoReflect.Descriptor instead.
 func (*ElectionTimeout) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{28}
+	return file_raft_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ElectionTimeout) GetTerm() uint64 {
@@ -2057,7 +2517,7 @@ type StartCampaign struct {
 
 func (x *StartCampaign) Reset() {
 	*x = StartCampaign{}
-	mi := &file_raft_proto_msgTypes[29]
+	mi := &file_raft_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2529,7 @@ func (x *StartCampaign) String() string {
 func (*StartCampaign) ProtoMessage() {}
 
 func (x *StartCampaign) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[29]
+	mi := &file_raft_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2542,7 @@ func (x *StartCampaign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartCampaign.ProtoReflect.Descriptor instead.
 func (*StartCampaign) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{29}
+	return file_raft_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *StartCampaign) GetTerm() uint64 {
@@ -2138,7 +2598,7 @@ type CampaignWon struct {
 
 func (x *CampaignWon) Reset() {
 	*x = CampaignWon{}
-	mi := &file_raft_proto_msgTypes[30]
+	mi := &file_raft_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2610,7 @@ func (x *CampaignWon) String() string {
 func (*CampaignWon) ProtoMessage() {}
 
 func (x *CampaignWon) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[30]
+	mi := &file_raft_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2623,7 @@ func (x *CampaignWon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignWon.ProtoReflect.Descriptor instead.
 func (*CampaignWon) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{30}
+	return file_raft_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CampaignWon) GetTerm() uint64 {
@@ -2191,7 +2651,7 @@ type LeaderTick struct {
 
 func (x *LeaderTick) Reset() {
 	*x = LeaderTick{}
-	mi := &file_raft_proto_msgTypes[31]
+	mi := &file_raft_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2663,7 @@ func (x *LeaderTick) String() string {
 func (*LeaderTick) ProtoMessage() {}
 
 func (x *LeaderTick) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[31]
+	mi := &file_raft_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2676,7 @@ func (x *LeaderTick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderTick.ProtoReflect.Descriptor instead.
 func (*LeaderTick) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{31}
+	return file_raft_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *LeaderTick) GetTerm() uint64 {
@@ -2250,7 +2710,7 @@ type StartReplication struct {
 
 func (x *StartReplication) Reset() {
 	*x = StartReplication{}
-	mi := &file_raft_proto_msgTypes[32]
+	mi := &file_raft_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2262,7 +2722,7 @@ func (x *StartReplication) String() string {
 func (*StartReplication) ProtoMessage() {}
 
 func (x *StartReplication) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[32]
+	mi := &file_raft_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2275,7 +2735,7 @@ func (x *StartReplication) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartReplication.ProtoReflect.Descriptor instead.
 func (*StartReplication) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{32}
+	return file_raft_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *StartReplication) GetTerm() uint64 {
@@ -2330,7 +2790,7 @@ type StopReplication struct {
 
 func (x *StopReplication) Reset() {
 	*x = StopReplication{}
-	mi := &file_raft_proto_msgTypes[33]
+	mi := &file_raft_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2342,7 +2802,7 @@ func (x *StopReplication) String() string {
 func (*StopReplication) ProtoMessage() {}
 
 func (x *StopReplication) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[33]
+	mi := &file_raft_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2355,7 +2815,7 @@ func (x *StopReplication) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopReplication.ProtoReflect.Descriptor instead.
 func (*StopReplication) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{33}
+	return file_raft_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *StopReplication) GetTerm() uint64 {
@@ -2377,7 +2837,7 @@ type NewEntries struct {
 
 func (x *NewEntries) Reset() {
 	*x = NewEntries{}
-	mi := &file_raft_proto_msgTypes[34]
+	mi := &file_raft_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2389,7 +2849,7 @@ func (x *NewEntries) String() string {
 func (*NewEntries) ProtoMessage() {}
 
 func (x *NewEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[34]
+	mi := &file_raft_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2402,7 +2862,7 @@ func (x *NewEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NewEntries.ProtoReflect.Descriptor instead.
 func (*NewEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{34}
+	return file_raft_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *NewEntries) GetTerm() uint64 {
@@ -2440,7 +2900,7 @@ type FetchEntries struct {
 
 func (x *FetchEntries) Reset() {
 	*x = FetchEntries{}
-	mi := &file_raft_proto_msgTypes[35]
+	mi := &file_raft_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2452,7 +2912,7 @@ func (x *FetchEntries) String() string {
 func (*FetchEntries) ProtoMessage() {}
 
 func (x *FetchEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[35]
+	mi := &file_raft_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2465,7 +2925,7 @@ func (x *FetchEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchEntries.ProtoReflect.Descriptor instead.
 func (*FetchEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{35}
+	return file_raft_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FetchEntries) GetTerm() uint64 {
@@ -2518,7 +2978,7 @@ type FetchedEntries struct {
 
 func (x *FetchedEntries) Reset() {
 	*x = FetchedEntries{}
-	mi := &file_raft_proto_msgTypes[36]
+	mi := &file_raft_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2530,7 +2990,7 @@ func (x *FetchedEntries) String() string {
 func (*FetchedEntries) ProtoMessage() {}
 
 func (x *FetchedEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[36]
+	mi := &file_raft_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2543,7 +3003,7 @@ func (x *FetchedEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchedEntries.ProtoReflect.Descriptor instead.
 func (*FetchedEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{36}
+	return file_raft_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *FetchedEntries) GetTerm() uint64 {
@@ -2601,7 +3061,7 @@ type ConfigurationChanged struct {
 
 func (x *ConfigurationChanged) Reset() {
 	*x = ConfigurationChanged{}
-	mi := &file_raft_proto_msgTypes[37]
+	mi := &file_raft_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +3073,7 @@ func (x *ConfigurationChanged) String() string {
 func (*ConfigurationChanged) ProtoMessage() {}
 
 func (x *ConfigurationChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[37]
+	mi := &file_raft_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +3086,7 @@ func (x *ConfigurationChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigurationChanged.ProtoReflect.Descriptor instead.
 func (*ConfigurationChanged) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{37}
+	return file_raft_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ConfigurationChanged) GetTerm() uint64 {
@@ -2669,7 +3129,7 @@ type ProgressUpdate struct {
 
 func (x *ProgressUpdate) Reset() {
 	*x = ProgressUpdate{}
-	mi := &file_raft_proto_msgTypes[38]
+	mi := &file_raft_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2681,7 +3141,7 @@ func (x *ProgressUpdate) String() string {
 func (*ProgressUpdate) ProtoMessage() {}
 
 func (x *ProgressUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[38]
+	mi := &file_raft_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2694,7 +3154,7 @@ func (x *ProgressUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressUpdate.ProtoReflect.Descriptor instead.
 func (*ProgressUpdate) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{38}
+	return file_raft_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ProgressUpdate) GetTerm() uint64 {
@@ -2723,14 +3183,16 @@ type QuorumCommitted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Term          uint64                 `protobuf:"varint,1,opt,name=term,proto3" json:"term,omitempty"`
 	Index         uint64                 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
-	MatchIndex    map[uint64]uint64      `protobuf:"bytes,3,rep,name=match_index,json=matchIndex,proto3" json:"match_index,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // every voter's match index, for Status
+	Peer          uint64                 `protobuf:"varint,3,opt,name=peer,proto3" json:"peer,omitempty"`                                  // the member whose progress changed
+	PeerMatch     uint64                 `protobuf:"varint,4,opt,name=peer_match,json=peerMatch,proto3" json:"peer_match,omitempty"`       // its match index now
+	ConfigIndex   uint64                 `protobuf:"varint,5,opt,name=config_index,json=configIndex,proto3" json:"config_index,omitempty"` // the configuration the quorum was counted in (its entry's index)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QuorumCommitted) Reset() {
 	*x = QuorumCommitted{}
-	mi := &file_raft_proto_msgTypes[39]
+	mi := &file_raft_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2742,7 +3204,7 @@ func (x *QuorumCommitted) String() string {
 func (*QuorumCommitted) ProtoMessage() {}
 
 func (x *QuorumCommitted) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[39]
+	mi := &file_raft_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2755,7 +3217,7 @@ func (x *QuorumCommitted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuorumCommitted.ProtoReflect.Descriptor instead.
 func (*QuorumCommitted) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{39}
+	return file_raft_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *QuorumCommitted) GetTerm() uint64 {
@@ -2772,11 +3234,25 @@ func (x *QuorumCommitted) GetIndex() uint64 {
 	return 0
 }
 
-func (x *QuorumCommitted) GetMatchIndex() map[uint64]uint64 {
+func (x *QuorumCommitted) GetPeer() uint64 {
 	if x != nil {
-		return x.MatchIndex
+		return x.Peer
 	}
-	return nil
+	return 0
+}
+
+func (x *QuorumCommitted) GetPeerMatch() uint64 {
+	if x != nil {
+		return x.PeerMatch
+	}
+	return 0
+}
+
+func (x *QuorumCommitted) GetConfigIndex() uint64 {
+	if x != nil {
+		return x.ConfigIndex
+	}
+	return 0
 }
 
 // PeerActivity lists the followers heard from since the last CheckQuorum tick.
@@ -2790,7 +3266,7 @@ type PeerActivity struct {
 
 func (x *PeerActivity) Reset() {
 	*x = PeerActivity{}
-	mi := &file_raft_proto_msgTypes[40]
+	mi := &file_raft_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2802,7 +3278,7 @@ func (x *PeerActivity) String() string {
 func (*PeerActivity) ProtoMessage() {}
 
 func (x *PeerActivity) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[40]
+	mi := &file_raft_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2815,7 +3291,7 @@ func (x *PeerActivity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerActivity.ProtoReflect.Descriptor instead.
 func (*PeerActivity) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{40}
+	return file_raft_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PeerActivity) GetTerm() uint64 {
@@ -2842,7 +3318,7 @@ type QuorumLost struct {
 
 func (x *QuorumLost) Reset() {
 	*x = QuorumLost{}
-	mi := &file_raft_proto_msgTypes[41]
+	mi := &file_raft_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2854,7 +3330,7 @@ func (x *QuorumLost) String() string {
 func (*QuorumLost) ProtoMessage() {}
 
 func (x *QuorumLost) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[41]
+	mi := &file_raft_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2867,7 +3343,7 @@ func (x *QuorumLost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuorumLost.ProtoReflect.Descriptor instead.
 func (*QuorumLost) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{41}
+	return file_raft_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *QuorumLost) GetTerm() uint64 {
@@ -2887,7 +3363,7 @@ type ApplyEntries struct {
 
 func (x *ApplyEntries) Reset() {
 	*x = ApplyEntries{}
-	mi := &file_raft_proto_msgTypes[42]
+	mi := &file_raft_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2899,7 +3375,7 @@ func (x *ApplyEntries) String() string {
 func (*ApplyEntries) ProtoMessage() {}
 
 func (x *ApplyEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[42]
+	mi := &file_raft_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2912,7 +3388,7 @@ func (x *ApplyEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyEntries.ProtoReflect.Descriptor instead.
 func (*ApplyEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{42}
+	return file_raft_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ApplyEntries) GetEntries() []*Entry {
@@ -2932,7 +3408,7 @@ type AppliedUpTo struct {
 
 func (x *AppliedUpTo) Reset() {
 	*x = AppliedUpTo{}
-	mi := &file_raft_proto_msgTypes[43]
+	mi := &file_raft_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2944,7 +3420,7 @@ func (x *AppliedUpTo) String() string {
 func (*AppliedUpTo) ProtoMessage() {}
 
 func (x *AppliedUpTo) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[43]
+	mi := &file_raft_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2957,7 +3433,7 @@ func (x *AppliedUpTo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppliedUpTo.ProtoReflect.Descriptor instead.
 func (*AppliedUpTo) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{43}
+	return file_raft_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AppliedUpTo) GetIndex() uint64 {
@@ -2992,7 +3468,7 @@ const file_raft_proto_rawDesc = "" +
 	"\x04vote\x18\x02 \x01(\x04R\x04vote\"4\n" +
 	"\bActorRef\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xfa\x01\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xa7\x02\n" +
 	"\vRequestVote\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
@@ -3002,7 +3478,8 @@ const file_raft_proto_rawDesc = "" +
 	"\x0elast_log_index\x18\x05 \x01(\x04R\flastLogIndex\x12\"\n" +
 	"\rlast_log_term\x18\x06 \x01(\x04R\vlastLogTerm\x12\x19\n" +
 	"\bpre_vote\x18\a \x01(\bR\apreVote\x12/\n" +
-	"\x13leadership_transfer\x18\b \x01(\bR\x12leadershipTransfer\"\xa1\x01\n" +
+	"\x13leadership_transfer\x18\b \x01(\bR\x12leadershipTransfer\x12+\n" +
+	"\x11candidate_address\x18\t \x01(\tR\x10candidateAddress\"\xa1\x01\n" +
 	"\x13RequestVoteResponse\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
@@ -3010,7 +3487,7 @@ const file_raft_proto_rawDesc = "" +
 	"\x02to\x18\x03 \x01(\x04R\x02to\x12\x12\n" +
 	"\x04term\x18\x04 \x01(\x04R\x04term\x12\x18\n" +
 	"\agranted\x18\x05 \x01(\bR\agranted\x12\x19\n" +
-	"\bpre_vote\x18\x06 \x01(\bR\apreVote\"\x88\x02\n" +
+	"\bpre_vote\x18\x06 \x01(\bR\apreVote\"\xaf\x02\n" +
 	"\rAppendEntries\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
@@ -3020,7 +3497,8 @@ const file_raft_proto_rawDesc = "" +
 	"\x0eprev_log_index\x18\x05 \x01(\x04R\fprevLogIndex\x12\"\n" +
 	"\rprev_log_term\x18\x06 \x01(\x04R\vprevLogTerm\x121\n" +
 	"\aentries\x18\a \x03(\v2\x17.raft.messages.v1.EntryR\aentries\x12#\n" +
-	"\rleader_commit\x18\b \x01(\x04R\fleaderCommit\"\xc2\x02\n" +
+	"\rleader_commit\x18\b \x01(\x04R\fleaderCommit\x12%\n" +
+	"\x0eleader_address\x18\t \x01(\tR\rleaderAddress\"\xc2\x02\n" +
 	"\x15AppendEntriesResponse\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
@@ -3041,23 +3519,27 @@ const file_raft_proto_rawDesc = "" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\x04R\x04from\x12\x0e\n" +
 	"\x02to\x18\x03 \x01(\x04R\x02to\x12\x12\n" +
-	"\x04term\x18\x04 \x01(\x04R\x04term\"\x8b\x01\n" +
-	"\rForwardSubmit\x12\x1d\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\"\x8d\x02\n" +
+	"\x0eForwardRequest\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\x04R\x04from\x12\x0e\n" +
 	"\x02to\x18\x03 \x01(\x04R\x02to\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\x04R\trequestId\x12\x18\n" +
-	"\acommand\x18\x05 \x01(\fR\acommand\"\xaf\x01\n" +
-	"\x13ForwardSubmitResult\x12\x1d\n" +
+	"\acommand\x18\x05 \x01(\fR\acommand\x12=\n" +
+	"\x06change\x18\x06 \x01(\v2%.raft.messages.v1.ChangeConfigurationR\x06change\x12@\n" +
+	"\btransfer\x18\a \x01(\v2$.raft.messages.v1.TransferLeadershipR\btransfer\"\xb6\x02\n" +
+	"\rForwardResult\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\x04R\x04from\x12\x0e\n" +
 	"\x02to\x18\x03 \x01(\x04R\x02to\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\x04R\trequestId\x126\n" +
-	"\x06result\x18\x05 \x01(\v2\x1e.raft.messages.v1.SubmitResultR\x06result\"Y\n" +
+	"\x06submit\x18\x05 \x01(\v2\x1e.raft.messages.v1.SubmitResultR\x06submit\x12C\n" +
+	"\x06change\x18\x06 \x01(\v2+.raft.messages.v1.ChangeConfigurationResultR\x06change\x12F\n" +
+	"\btransfer\x18\a \x01(\v2*.raft.messages.v1.TransferLeadershipResultR\btransfer\"Y\n" +
 	"\x06Submit\x12\x18\n" +
 	"\acommand\x18\x01 \x01(\fR\acommand\x125\n" +
 	"\breply_to\x18\x02 \x01(\v2\x1a.raft.messages.v1.ActorRefR\areplyTo\"\x9c\x01\n" +
@@ -3081,8 +3563,24 @@ const file_raft_proto_rawDesc = "" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\v2\x1a.raft.messages.v1.ActorRefR\n" +
 	"subscriber\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\x04R\x05index\"\v\n" +
-	"\tGetStatus\"\xcf\x04\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\"\x80\x01\n" +
+	"\x13ChangeConfiguration\x122\n" +
+	"\amembers\x18\x01 \x03(\v2\x18.raft.messages.v1.MemberR\amembers\x125\n" +
+	"\breply_to\x18\x02 \x01(\v2\x1a.raft.messages.v1.ActorRefR\areplyTo\"\xb1\x01\n" +
+	"\x19ChangeConfigurationResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x127\n" +
+	"\x06config\x18\x02 \x01(\v2\x1f.raft.messages.v1.ConfigurationR\x06config\x12/\n" +
+	"\x04code\x18\x03 \x01(\x0e2\x1b.raft.messages.v1.ErrorCodeR\x04code\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"h\n" +
+	"\x12TransferLeadership\x12\x1b\n" +
+	"\ttarget_id\x18\x01 \x01(\x04R\btargetId\x125\n" +
+	"\breply_to\x18\x02 \x01(\v2\x1a.raft.messages.v1.ActorRefR\areplyTo\"\x92\x01\n" +
+	"\x18TransferLeadershipResult\x12\x1b\n" +
+	"\tleader_id\x18\x01 \x01(\x04R\bleaderId\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12/\n" +
+	"\x04code\x18\x03 \x01(\x0e2\x1b.raft.messages.v1.ErrorCodeR\x04code\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\v\n" +
+	"\tGetStatus\"\xff\x03\n" +
 	"\x06Status\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x12\n" +
@@ -3097,15 +3595,22 @@ const file_raft_proto_rawDesc = "" +
 	" \x01(\x04R\x04vote\x12#\n" +
 	"\rdurable_index\x18\v \x01(\x04R\fdurableIndex\x126\n" +
 	"\x17dropped_foreign_cluster\x18\f \x01(\x04R\x15droppedForeignCluster\x12'\n" +
-	"\x0fdropped_invalid\x18\r \x01(\x04R\x0edroppedInvalid\x12I\n" +
-	"\vmatch_index\x18\x0e \x03(\v2(.raft.messages.v1.Status.MatchIndexEntryR\n" +
-	"matchIndex\x1a=\n" +
-	"\x0fMatchIndexEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\x04R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"/\n" +
+	"\x0fdropped_invalid\x18\r \x01(\x04R\x0edroppedInvalid\x128\n" +
+	"\amembers\x18\x0e \x03(\v2\x1e.raft.messages.v1.MemberStatusR\amembers\"m\n" +
+	"\fMemberStatus\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x1f\n" +
+	"\vmatch_index\x18\x04 \x01(\x04R\n" +
+	"matchIndex\"/\n" +
 	"\x0eForwardTimeout\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\x04R\trequestId\"\xb6\x01\n" +
+	"request_id\x18\x01 \x01(\x04R\trequestId\",\n" +
+	"\rChangeTimeout\x12\x1b\n" +
+	"\tchange_id\x18\x01 \x01(\x04R\bchangeId\"2\n" +
+	"\x0fTransferTimeout\x12\x1f\n" +
+	"\vtransfer_id\x18\x01 \x01(\x04R\n" +
+	"transferId\"\xb6\x01\n" +
 	"\x0ePersistRequest\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12:\n" +
 	"\n" +
@@ -3181,15 +3686,14 @@ const file_raft_proto_rawDesc = "" +
 	"\x04term\x18\x01 \x01(\x04R\x04term\x12\x12\n" +
 	"\x04peer\x18\x02 \x01(\x04R\x04peer\x12\x1f\n" +
 	"\vmatch_index\x18\x03 \x01(\x04R\n" +
-	"matchIndex\"\xce\x01\n" +
+	"matchIndex\"\x91\x01\n" +
 	"\x0fQuorumCommitted\x12\x12\n" +
 	"\x04term\x18\x01 \x01(\x04R\x04term\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\x04R\x05index\x12R\n" +
-	"\vmatch_index\x18\x03 \x03(\v21.raft.messages.v1.QuorumCommitted.MatchIndexEntryR\n" +
-	"matchIndex\x1a=\n" +
-	"\x0fMatchIndexEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\x04R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\":\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x12\n" +
+	"\x04peer\x18\x03 \x01(\x04R\x04peer\x12\x1d\n" +
+	"\n" +
+	"peer_match\x18\x04 \x01(\x04R\tpeerMatch\x12!\n" +
+	"\fconfig_index\x18\x05 \x01(\x04R\vconfigIndex\":\n" +
 	"\fPeerActivity\x12\x12\n" +
 	"\x04term\x18\x01 \x01(\x04R\x04term\x12\x16\n" +
 	"\x06active\x18\x02 \x03(\x04R\x06active\" \n" +
@@ -3227,56 +3731,61 @@ func file_raft_proto_rawDescGZIP() []byte {
 }
 
 var file_raft_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_raft_proto_goTypes = []any{
-	(EntryType)(0),                // 0: raft.messages.v1.EntryType
-	(ErrorCode)(0),                // 1: raft.messages.v1.ErrorCode
-	(*Entry)(nil),                 // 2: raft.messages.v1.Entry
-	(*Member)(nil),                // 3: raft.messages.v1.Member
-	(*Configuration)(nil),         // 4: raft.messages.v1.Configuration
-	(*HardState)(nil),             // 5: raft.messages.v1.HardState
-	(*ActorRef)(nil),              // 6: raft.messages.v1.ActorRef
-	(*RequestVote)(nil),           // 7: raft.messages.v1.RequestVote
-	(*RequestVoteResponse)(nil),   // 8: raft.messages.v1.RequestVoteResponse
-	(*AppendEntries)(nil),         // 9: raft.messages.v1.AppendEntries
-	(*AppendEntriesResponse)(nil), // 10: raft.messages.v1.AppendEntriesResponse
-	(*TimeoutNow)(nil),            // 11: raft.messages.v1.TimeoutNow
-	(*ForwardSubmit)(nil),         // 12: raft.messages.v1.ForwardSubmit
-	(*ForwardSubmitResult)(nil),   // 13: raft.messages.v1.ForwardSubmitResult
-	(*Submit)(nil),                // 14: raft.messages.v1.Submit
-	(*SubmitResult)(nil),          // 15: raft.messages.v1.SubmitResult
-	(*Subscribe)(nil),             // 16: raft.messages.v1.Subscribe
-	(*Unsubscribe)(nil),           // 17: raft.messages.v1.Unsubscribe
-	(*CommittedEntries)(nil),      // 18: raft.messages.v1.CommittedEntries
-	(*CommittedAck)(nil),          // 19: raft.messages.v1.CommittedAck
-	(*GetStatus)(nil),             // 20: raft.messages.v1.GetStatus
-	(*Status)(nil),                // 21: raft.messages.v1.Status
-	(*ForwardTimeout)(nil),        // 22: raft.messages.v1.ForwardTimeout
-	(*PersistRequest)(nil),        // 23: raft.messages.v1.PersistRequest
-	(*Persisted)(nil),             // 24: raft.messages.v1.Persisted
-	(*PersistFailed)(nil),         // 25: raft.messages.v1.PersistFailed
-	(*FlushPersistence)(nil),      // 26: raft.messages.v1.FlushPersistence
-	(*RoleChanged)(nil),           // 27: raft.messages.v1.RoleChanged
-	(*LeaderContact)(nil),         // 28: raft.messages.v1.LeaderContact
-	(*ElectionTimerFired)(nil),    // 29: raft.messages.v1.ElectionTimerFired
-	(*ElectionTimeout)(nil),       // 30: raft.messages.v1.ElectionTimeout
-	(*StartCampaign)(nil),         // 31: raft.messages.v1.StartCampaign
-	(*CampaignWon)(nil),           // 32: raft.messages.v1.CampaignWon
-	(*LeaderTick)(nil),            // 33: raft.messages.v1.LeaderTick
-	(*StartReplication)(nil),      // 34: raft.messages.v1.StartReplication
-	(*StopReplication)(nil),       // 35: raft.messages.v1.StopReplication
-	(*NewEntries)(nil),            // 36: raft.messages.v1.NewEntries
-	(*FetchEntries)(nil),          // 37: raft.messages.v1.FetchEntries
-	(*FetchedEntries)(nil),        // 38: raft.messages.v1.FetchedEntries
-	(*ConfigurationChanged)(nil),  // 39: raft.messages.v1.ConfigurationChanged
-	(*ProgressUpdate)(nil),        // 40: raft.messages.v1.ProgressUpdate
-	(*QuorumCommitted)(nil),       // 41: raft.messages.v1.QuorumCommitted
-	(*PeerActivity)(nil),          // 42: raft.messages.v1.PeerActivity
-	(*QuorumLost)(nil),            // 43: raft.messages.v1.QuorumLost
-	(*ApplyEntries)(nil),          // 44: raft.messages.v1.ApplyEntries
-	(*AppliedUpTo)(nil),           // 45: raft.messages.v1.AppliedUpTo
-	nil,                           // 46: raft.messages.v1.Status.MatchIndexEntry
-	nil,                           // 47: raft.messages.v1.QuorumCommitted.MatchIndexEntry
+	(EntryType)(0),                    // 0: raft.messages.v1.EntryType
+	(ErrorCode)(0),                    // 1: raft.messages.v1.ErrorCode
+	(*Entry)(nil),                     // 2: raft.messages.v1.Entry
+	(*Member)(nil),                    // 3: raft.messages.v1.Member
+	(*Configuration)(nil),             // 4: raft.messages.v1.Configuration
+	(*HardState)(nil),                 // 5: raft.messages.v1.HardState
+	(*ActorRef)(nil),                  // 6: raft.messages.v1.ActorRef
+	(*RequestVote)(nil),               // 7: raft.messages.v1.RequestVote
+	(*RequestVoteResponse)(nil),       // 8: raft.messages.v1.RequestVoteResponse
+	(*AppendEntries)(nil),             // 9: raft.messages.v1.AppendEntries
+	(*AppendEntriesResponse)(nil),     // 10: raft.messages.v1.AppendEntriesResponse
+	(*TimeoutNow)(nil),                // 11: raft.messages.v1.TimeoutNow
+	(*ForwardRequest)(nil),            // 12: raft.messages.v1.ForwardRequest
+	(*ForwardResult)(nil),             // 13: raft.messages.v1.ForwardResult
+	(*Submit)(nil),                    // 14: raft.messages.v1.Submit
+	(*SubmitResult)(nil),              // 15: raft.messages.v1.SubmitResult
+	(*Subscribe)(nil),                 // 16: raft.messages.v1.Subscribe
+	(*Unsubscribe)(nil),               // 17: raft.messages.v1.Unsubscribe
+	(*CommittedEntries)(nil),          // 18: raft.messages.v1.CommittedEntries
+	(*CommittedAck)(nil),              // 19: raft.messages.v1.CommittedAck
+	(*ChangeConfiguration)(nil),       // 20: raft.messages.v1.ChangeConfiguration
+	(*ChangeConfigurationResult)(nil), // 21: raft.messages.v1.ChangeConfigurationResult
+	(*TransferLeadership)(nil),        // 22: raft.messages.v1.TransferLeadership
+	(*TransferLeadershipResult)(nil),  // 23: raft.messages.v1.TransferLeadershipResult
+	(*GetStatus)(nil),                 // 24: raft.messages.v1.GetStatus
+	(*Status)(nil),                    // 25: raft.messages.v1.Status
+	(*MemberStatus)(nil),              // 26: raft.messages.v1.MemberStatus
+	(*ForwardTimeout)(nil),            // 27: raft.messages.v1.ForwardTimeout
+	(*ChangeTimeout)(nil),             // 28: raft.messages.v1.ChangeTimeout
+	(*TransferTimeout)(nil),           // 29: raft.messages.v1.TransferTimeout
+	(*PersistRequest)(nil),            // 30: raft.messages.v1.PersistRequest
+	(*Persisted)(nil),                 // 31: raft.messages.v1.Persisted
+	(*PersistFailed)(nil),             // 32: raft.messages.v1.PersistFailed
+	(*FlushPersistence)(nil),          // 33: raft.messages.v1.FlushPersistence
+	(*RoleChanged)(nil),               // 34: raft.messages.v1.RoleChanged
+	(*LeaderContact)(nil),             // 35: raft.messages.v1.LeaderContact
+	(*ElectionTimerFired)(nil),        // 36: raft.messages.v1.ElectionTimerFired
+	(*ElectionTimeout)(nil),           // 37: raft.messages.v1.ElectionTimeout
+	(*StartCampaign)(nil),             // 38: raft.messages.v1.StartCampaign
+	(*CampaignWon)(nil),               // 39: raft.messages.v1.CampaignWon
+	(*LeaderTick)(nil),                // 40: raft.messages.v1.LeaderTick
+	(*StartReplication)(nil),          // 41: raft.messages.v1.StartReplication
+	(*StopReplication)(nil),           // 42: raft.messages.v1.StopReplication
+	(*NewEntries)(nil),                // 43: raft.messages.v1.NewEntries
+	(*FetchEntries)(nil),              // 44: raft.messages.v1.FetchEntries
+	(*FetchedEntries)(nil),            // 45: raft.messages.v1.FetchedEntries
+	(*ConfigurationChanged)(nil),      // 46: raft.messages.v1.ConfigurationChanged
+	(*ProgressUpdate)(nil),            // 47: raft.messages.v1.ProgressUpdate
+	(*QuorumCommitted)(nil),           // 48: raft.messages.v1.QuorumCommitted
+	(*PeerActivity)(nil),              // 49: raft.messages.v1.PeerActivity
+	(*QuorumLost)(nil),                // 50: raft.messages.v1.QuorumLost
+	(*ApplyEntries)(nil),              // 51: raft.messages.v1.ApplyEntries
+	(*AppliedUpTo)(nil),               // 52: raft.messages.v1.AppliedUpTo
 }
 var file_raft_proto_depIdxs = []int32{
 	0,  // 0: raft.messages.v1.Entry.type:type_name -> raft.messages.v1.EntryType
@@ -3285,30 +3794,39 @@ var file_raft_proto_depIdxs = []int32{
 	3,  // 3: raft.messages.v1.Configuration.old_voters:type_name -> raft.messages.v1.Member
 	3,  // 4: raft.messages.v1.Configuration.learners:type_name -> raft.messages.v1.Member
 	2,  // 5: raft.messages.v1.AppendEntries.entries:type_name -> raft.messages.v1.Entry
-	15, // 6: raft.messages.v1.ForwardSubmitResult.result:type_name -> raft.messages.v1.SubmitResult
-	6,  // 7: raft.messages.v1.Submit.reply_to:type_name -> raft.messages.v1.ActorRef
-	1,  // 8: raft.messages.v1.SubmitResult.code:type_name -> raft.messages.v1.ErrorCode
-	6,  // 9: raft.messages.v1.Subscribe.subscriber:type_name -> raft.messages.v1.ActorRef
-	6,  // 10: raft.messages.v1.Unsubscribe.subscriber:type_name -> raft.messages.v1.ActorRef
-	2,  // 11: raft.messages.v1.CommittedEntries.entries:type_name -> raft.messages.v1.Entry
-	6,  // 12: raft.messages.v1.CommittedAck.subscriber:type_name -> raft.messages.v1.ActorRef
-	4,  // 13: raft.messages.v1.Status.config:type_name -> raft.messages.v1.Configuration
-	46, // 14: raft.messages.v1.Status.match_index:type_name -> raft.messages.v1.Status.MatchIndexEntry
-	5,  // 15: raft.messages.v1.PersistRequest.hard_state:type_name -> raft.messages.v1.HardState
-	2,  // 16: raft.messages.v1.PersistRequest.entries:type_name -> raft.messages.v1.Entry
-	4,  // 17: raft.messages.v1.StartCampaign.config:type_name -> raft.messages.v1.Configuration
-	4,  // 18: raft.messages.v1.StartReplication.config:type_name -> raft.messages.v1.Configuration
-	2,  // 19: raft.messages.v1.StartReplication.cached:type_name -> raft.messages.v1.Entry
-	2,  // 20: raft.messages.v1.NewEntries.entries:type_name -> raft.messages.v1.Entry
-	2,  // 21: raft.messages.v1.FetchedEntries.entries:type_name -> raft.messages.v1.Entry
-	4,  // 22: raft.messages.v1.ConfigurationChanged.config:type_name -> raft.messages.v1.Configuration
-	47, // 23: raft.messages.v1.QuorumCommitted.match_index:type_name -> raft.messages.v1.QuorumCommitted.MatchIndexEntry
-	2,  // 24: raft.messages.v1.ApplyEntries.entries:type_name -> raft.messages.v1.Entry
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	20, // 6: raft.messages.v1.ForwardRequest.change:type_name -> raft.messages.v1.ChangeConfiguration
+	22, // 7: raft.messages.v1.ForwardRequest.transfer:type_name -> raft.messages.v1.TransferLeadership
+	15, // 8: raft.messages.v1.ForwardResult.submit:type_name -> raft.messages.v1.SubmitResult
+	21, // 9: raft.messages.v1.ForwardResult.change:type_name -> raft.messages.v1.ChangeConfigurationResult
+	23, // 10: raft.messages.v1.ForwardResult.transfer:type_name -> raft.messages.v1.TransferLeadershipResult
+	6,  // 11: raft.messages.v1.Submit.reply_to:type_name -> raft.messages.v1.ActorRef
+	1,  // 12: raft.messages.v1.SubmitResult.code:type_name -> raft.messages.v1.ErrorCode
+	6,  // 13: raft.messages.v1.Subscribe.subscriber:type_name -> raft.messages.v1.ActorRef
+	6,  // 14: raft.messages.v1.Unsubscribe.subscriber:type_name -> raft.messages.v1.ActorRef
+	2,  // 15: raft.messages.v1.CommittedEntries.entries:type_name -> raft.messages.v1.Entry
+	6,  // 16: raft.messages.v1.CommittedAck.subscriber:type_name -> raft.messages.v1.ActorRef
+	3,  // 17: raft.messages.v1.ChangeConfiguration.members:type_name -> raft.messages.v1.Member
+	6,  // 18: raft.messages.v1.ChangeConfiguration.reply_to:type_name -> raft.messages.v1.ActorRef
+	4,  // 19: raft.messages.v1.ChangeConfigurationResult.config:type_name -> raft.messages.v1.Configuration
+	1,  // 20: raft.messages.v1.ChangeConfigurationResult.code:type_name -> raft.messages.v1.ErrorCode
+	6,  // 21: raft.messages.v1.TransferLeadership.reply_to:type_name -> raft.messages.v1.ActorRef
+	1,  // 22: raft.messages.v1.TransferLeadershipResult.code:type_name -> raft.messages.v1.ErrorCode
+	4,  // 23: raft.messages.v1.Status.config:type_name -> raft.messages.v1.Configuration
+	26, // 24: raft.messages.v1.Status.members:type_name -> raft.messages.v1.MemberStatus
+	5,  // 25: raft.messages.v1.PersistRequest.hard_state:type_name -> raft.messages.v1.HardState
+	2,  // 26: raft.messages.v1.PersistRequest.entries:type_name -> raft.messages.v1.Entry
+	4,  // 27: raft.messages.v1.StartCampaign.config:type_name -> raft.messages.v1.Configuration
+	4,  // 28: raft.messages.v1.StartReplication.config:type_name -> raft.messages.v1.Configuration
+	2,  // 29: raft.messages.v1.StartReplication.cached:type_name -> raft.messages.v1.Entry
+	2,  // 30: raft.messages.v1.NewEntries.entries:type_name -> raft.messages.v1.Entry
+	2,  // 31: raft.messages.v1.FetchedEntries.entries:type_name -> raft.messages.v1.Entry
+	4,  // 32: raft.messages.v1.ConfigurationChanged.config:type_name -> raft.messages.v1.Configuration
+	2,  // 33: raft.messages.v1.ApplyEntries.entries:type_name -> raft.messages.v1.Entry
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_raft_proto_init() }
@@ -3322,7 +3840,7 @@ func file_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_raft_proto_rawDesc), len(file_raft_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   46,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

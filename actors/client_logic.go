@@ -1,0 +1,214 @@
+package actors
+
+import (
+	"fmt"
+
+	"github.com/raftsidecar/raft/messages"
+	"google.golang.org/protobuf/proto"
+)
+
+// requestKind names the three client requests that followers forward to the leader.
+type requestKind int
+
+const (
+	kindSubmit requestKind = iota
+	kindChange
+	kindTransfer
+)
+
+// requester is whoever waits for a request's answer: a local actor, or a follower that
+// forwarded the request (answered through a ForwardResult).
+type requester struct {
+	ref         *messages.ActorRef
+	forwardedBy uint64
+	requestID   uint64
+}
+
+// pendingEntry is a command appended by this node as leader whose requester waits for it.
+type pendingEntry struct {
+	term uint64
+	from requester
+}
+
+// forwarded is a request this node forwarded to the leader and still waits on.
+type forwarded struct {
+	ref  *messages.ActorRef
+	kind requestKind
+}
+
+// failure builds the error reply of a request kind.
+func failure(kind requestKind, code messages.ErrorCode, text string) proto.Message {
+	switch kind {
+	case kindChange:
+		return &messages.ChangeConfigurationResult{Code: code, Error: text}
+	case kindTransfer:
+		return &messages.TransferLeadershipResult{Code: code, Error: text}
+	}
+	return &messages.SubmitResult{Code: code, Error: text}
+}
+
+// answer sends a request's reply to whoever waits for it.
+func (n *nodeLogic) answer(r requester, result proto.Message) {
+	if r.ref != nil {
+		n.sendRef(r.ref, result)
+		return
+	}
+	peer := n.peer(r.forwardedBy)
+	if peer == nil {
+		return
+	}
+	fr := &messages.ForwardResult{ClusterId: n.s.clusterID, From: n.s.id, To: r.forwardedBy, RequestId: r.requestID}
+	switch res := result.(type) {
+	case *messages.SubmitResult:
+		fr.Submit = res
+	case *messages.ChangeConfigurationResult:
+		fr.Change = res
+	case *messages.TransferLeadershipResult:
+		fr.Transfer = res
+	}
+	n.sendPeer(peer, fr)
+}
+
+// peer returns the address book entry of a node: a member of the configuration in force
+// (with learners and leaving members on the leader), or the leader as its messages named it.
+func (n *nodeLogic) peer(id uint64) *messages.Member {
+	if m := memberOf(n.effectiveConfig(), id); m != nil {
+		return m
+	}
+	if id != 0 && id == n.leaderID && n.leaderAddr != "" {
+		return &messages.Member{Id: id, Address: n.leaderAddr}
+	}
+	return nil
+}
+
+func (n *nodeLogic) validateCommand(cmd []byte) *messages.SubmitResult {
+	if len(cmd) == 0 {
+		return &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, Error: "command: empty"}
+	}
+	if len(cmd) > n.s.maxCommandBytes {
+		return &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_INVALID_ARGUMENT,
+			Error: fmt.Sprintf("command: %d bytes, over the limit of %d", len(cmd), n.s.maxCommandBytes)}
+	}
+	return nil
+}
+
+// onSubmit appends a command as leader, or forwards it once to the leader.
+func (n *nodeLogic) onSubmit(cmd []byte, from requester) {
+	if bad := n.validateCommand(cmd); bad != nil {
+		n.answer(from, bad)
+		return
+	}
+	if n.role != roleLeader {
+		n.forward(kindSubmit, from, &messages.ForwardRequest{Command: cmd})
+		return
+	}
+	if n.transfer != nil {
+		n.answer(from, failure(kindSubmit, messages.ErrorCode_ERROR_CODE_UNAVAILABLE, "leadership transfer in progress: not accepting writes"))
+		return
+	}
+	n.appendCommand(cmd, from)
+}
+
+// forward sends a request to the leader once and never retries it: a lost answer makes the
+// outcome unknown, but a command can never be appended twice for one request.
+func (n *nodeLogic) forward(kind requestKind, from requester, req *messages.ForwardRequest) {
+	if from.ref == nil {
+		// Forwarded to us, but we are not the leader: no second hop, so no loops.
+		n.answer(from, failure(kind, messages.ErrorCode_ERROR_CODE_UNAVAILABLE, fmt.Sprintf("node %d is not the leader", n.s.id)))
+		return
+	}
+	leader := n.peer(n.leaderID)
+	if leader == nil || n.leaderID == n.s.id {
+		n.answer(from, failure(kind, messages.ErrorCode_ERROR_CODE_UNAVAILABLE, "no leader known"))
+		return
+	}
+	n.nextRequestID++
+	id := n.nextRequestID
+	n.forwarded[id] = forwarded{ref: from.ref, kind: kind}
+	req.ClusterId, req.From, req.To, req.RequestId = n.s.clusterID, n.s.id, leader.Id, id
+	n.sendPeer(leader, req)
+	timeout := n.s.forwardTimeout
+	if kind == kindChange {
+		timeout += n.s.catchUpTimeout
+	}
+	n.sendAfter(toNode, timeout, &messages.ForwardTimeout{RequestId: id})
+}
+
+func (n *nodeLogic) onForwardRequest(m *messages.ForwardRequest) {
+	from := requester{forwardedBy: m.From, requestID: m.RequestId}
+	if n.peer(m.From) == nil {
+		n.droppedInvalid++ // cannot answer a node we have no address for
+		return
+	}
+	switch {
+	case m.Change != nil:
+		n.onChangeConfiguration(m.Change.Members, from)
+	case m.Transfer != nil:
+		n.onTransferLeadership(m.Transfer.TargetId, from)
+	default:
+		n.onSubmit(m.Command, from)
+	}
+}
+
+func (n *nodeLogic) onForwardResult(m *messages.ForwardResult) {
+	f, ok := n.forwarded[m.RequestId]
+	if !ok {
+		return // timed out already, or a duplicate
+	}
+	delete(n.forwarded, m.RequestId)
+	switch {
+	case m.Submit != nil:
+		n.sendRef(f.ref, m.Submit)
+	case m.Change != nil:
+		n.sendRef(f.ref, m.Change)
+	case m.Transfer != nil:
+		n.sendRef(f.ref, m.Transfer)
+	}
+}
+
+func (n *nodeLogic) onForwardTimeout(m *messages.ForwardTimeout) {
+	f, ok := n.forwarded[m.RequestId]
+	if !ok {
+		return
+	}
+	delete(n.forwarded, m.RequestId)
+	n.sendRef(f.ref, failure(f.kind, messages.ErrorCode_ERROR_CODE_TIMEOUT, "the leader did not answer in time: outcome unknown"))
+}
+
+// appendCommand appends one command as leader, writes it locally and hands it to
+// Replication at once: the local write runs in parallel with replication.
+func (n *nodeLogic) appendCommand(cmd []byte, from requester) {
+	e := n.appendEntry(&messages.Entry{Type: messages.EntryType_ENTRY_TYPE_COMMAND, Data: cmd})
+	n.pending[e.Index] = pendingEntry{term: n.term, from: from}
+}
+
+// appendEntry appends an entry of the current term as leader, persists and replicates it.
+func (n *nodeLogic) appendEntry(e *messages.Entry) *messages.Entry {
+	e.Index, e.Term = n.log.lastIndex()+1, n.term
+	n.log.append(e)
+	entries := []*messages.Entry{e}
+	n.persist(&messages.PersistRequest{Entries: entries})
+	n.send(toReplication, &messages.NewEntries{Term: n.term, Entries: entries, CommitIndex: n.commitIndex})
+	return e
+}
+
+// resolvePending answers the commands committed up to index: committed in the term they
+// were appended in, or replaced by another leader's entry.
+func (n *nodeLogic) resolvePending(from, to uint64) {
+	if len(n.pending) == 0 {
+		return
+	}
+	for i := from; i <= to; i++ {
+		p, ok := n.pending[i]
+		if !ok {
+			continue
+		}
+		delete(n.pending, i)
+		if n.log.term(i) == p.term {
+			n.answer(p.from, &messages.SubmitResult{Index: i, Term: p.term})
+		} else {
+			n.answer(p.from, &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_LOST,
+				Error: fmt.Sprintf("entry %d was replaced by another leader's entry: not committed", i)})
+		}
+	}
+}
