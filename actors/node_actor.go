@@ -101,6 +101,18 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		}
 		a.handle(ctx, m)
 		return
+	case *messages.ChangeConfiguration:
+		if m.ReplyTo == nil {
+			m = &messages.ChangeConfiguration{Members: m.Members, ReplyTo: refOf(ctx.Sender())}
+		}
+		a.handle(ctx, m)
+		return
+	case *messages.TransferLeadership:
+		if m.ReplyTo == nil {
+			m = &messages.TransferLeadership{TargetId: m.TargetId, ReplyTo: refOf(ctx.Sender())}
+		}
+		a.handle(ctx, m)
+		return
 	case *messages.Subscribe:
 		if m.Subscriber == nil {
 			m = &messages.Subscribe{Subscriber: refOf(ctx.Sender())}

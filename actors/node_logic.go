@@ -520,16 +520,25 @@ func (n *nodeLogic) onAppendEntries(m *messages.AppendEntries) {
 		}
 		fresh = m.Entries[i+1:]
 	}
+	// The configuration in force changes only if a configuration entry arrives or the one
+	// in force is truncated away: only then is the log searched again.
+	configMoved := truncateFrom > 0 && truncateFrom <= n.configIndex
 	if truncateFrom > 0 {
 		n.log.truncateFrom(truncateFrom)
 		n.clampDurable(truncateFrom - 1)
 	}
+	for _, e := range fresh {
+		if e.Type == messages.EntryType_ENTRY_TYPE_CONFIG {
+			configMoved = true
+		}
+	}
 	if len(fresh) > 0 {
 		n.log.append(fresh...)
 		n.persist(&messages.PersistRequest{TruncateFrom: truncateFrom, Entries: fresh})
-		n.refreshConfig()
 	} else if truncateFrom > 0 {
 		n.persist(&messages.PersistRequest{TruncateFrom: truncateFrom})
+	}
+	if configMoved {
 		n.refreshConfig()
 	}
 	match := m.PrevLogIndex + uint64(len(m.Entries))

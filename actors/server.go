@@ -15,8 +15,8 @@ import (
 // defaultRequestTimeout bounds a facade call whose context has no deadline.
 const defaultRequestTimeout = 30 * time.Second
 
-// SubmitError is a failed Submit: Code says whether the request was malformed (nothing
-// changed) or its outcome is unknown.
+// SubmitError is a failed request: Code says whether it was malformed (nothing changed),
+// refused, or its outcome is unknown.
 type SubmitError struct {
 	Code    messages.ErrorCode
 	Message string
@@ -122,6 +122,43 @@ func (s *Server) Submit(ctx context.Context, command []byte) (index, term uint64
 		return 0, 0, &SubmitError{Code: r.Code, Message: r.Error}
 	}
 	return r.Index, r.Term, nil
+}
+
+// ChangeConfiguration moves the cluster to the voter set members through joint consensus
+// and returns once the new configuration is committed, with its index. New members must be
+// running (started without Bootstrap); they catch up before they count. Errors are
+// *SubmitError: INVALID_ARGUMENT (nothing changed), FAILED_PRECONDITION (another change is in
+// progress), TIMEOUT (new members did not catch up: nothing changed) or UNAVAILABLE.
+func (s *Server) ChangeConfiguration(ctx context.Context, members []*messages.Member) (uint64, *messages.Configuration, error) {
+	res, err := s.request(ctx, &messages.ChangeConfiguration{Members: members})
+	if err != nil {
+		return 0, nil, err
+	}
+	r, ok := res.(*messages.ChangeConfigurationResult)
+	if !ok {
+		return 0, nil, fmt.Errorf("unexpected reply %T", res)
+	}
+	if r.Code != messages.ErrorCode_ERROR_CODE_NONE {
+		return 0, nil, &SubmitError{Code: r.Code, Message: r.Error}
+	}
+	return r.Index, r.Config, nil
+}
+
+// TransferLeadership hands leadership to target (0: the most caught-up voter) and returns the
+// new leader and its term. Writes are refused while the transfer runs.
+func (s *Server) TransferLeadership(ctx context.Context, target uint64) (leader, term uint64, err error) {
+	res, err := s.request(ctx, &messages.TransferLeadership{TargetId: target})
+	if err != nil {
+		return 0, 0, err
+	}
+	r, ok := res.(*messages.TransferLeadershipResult)
+	if !ok {
+		return 0, 0, fmt.Errorf("unexpected reply %T", res)
+	}
+	if r.Code != messages.ErrorCode_ERROR_CODE_NONE {
+		return 0, 0, &SubmitError{Code: r.Code, Message: r.Error}
+	}
+	return r.LeaderId, r.Term, nil
 }
 
 // Status returns the node's view of itself.
