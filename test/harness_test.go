@@ -167,16 +167,19 @@ func (c *cluster) mustStatus(id uint64) *messages.Status {
 	return st
 }
 
-// leader returns the leader that every live node in ids agrees on, or 0. It fails the
-// test if two live nodes claim leadership of the same term.
+// leaderAmong returns the leader that a majority of the given nodes follow in its term (a
+// node cut off may not know it yet), or 0. It fails the test if two nodes claim leadership
+// of the same term.
 func (c *cluster) leaderAmong(ids []uint64) uint64 {
 	leaders := map[uint64]uint64{}
+	var statuses []*messages.Status
 	var best, bestTerm uint64
 	for _, id := range ids {
 		st, err := c.status(id)
 		if err != nil {
 			continue
 		}
+		statuses = append(statuses, st)
 		if st.Role == "leader" {
 			if other, ok := leaders[st.Term]; ok && other != id {
 				c.t.Fatalf("election safety: nodes %d and %d both lead term %d", other, id, st.Term)
@@ -190,14 +193,14 @@ func (c *cluster) leaderAmong(ids []uint64) uint64 {
 	if best == 0 {
 		return 0
 	}
-	for _, id := range ids {
-		st, err := c.status(id)
-		if err != nil {
-			continue
+	agree := 0
+	for _, st := range statuses {
+		if st.Term == bestTerm && st.LeaderId == best {
+			agree++
 		}
-		if st.Term != bestTerm || st.LeaderId != best {
-			return 0
-		}
+	}
+	if agree <= len(ids)/2 {
+		return 0
 	}
 	return best
 }
@@ -212,7 +215,7 @@ func (c *cluster) live() []uint64 {
 	return ids
 }
 
-// waitLeader waits until the given nodes (all live ones by default) agree on one leader.
+// waitLeader waits until a majority of the given nodes (all live ones by default) follow one leader.
 func (c *cluster) waitLeader(timeout time.Duration, ids ...uint64) uint64 {
 	c.t.Helper()
 	if len(ids) == 0 {
@@ -222,7 +225,7 @@ func (c *cluster) waitLeader(timeout time.Duration, ids ...uint64) uint64 {
 	require.Eventually(c.t, func() bool {
 		leader = c.leaderAmong(ids)
 		return leader != 0
-	}, timeout, 20*time.Millisecond, "no leader agreed among %v", ids)
+	}, timeout, 20*time.Millisecond, "no leader followed by a majority of %v", ids)
 	return leader
 }
 
