@@ -14,6 +14,7 @@ const (
 	kindSubmit requestKind = iota
 	kindChange
 	kindTransfer
+	kindRead
 )
 
 // requester is whoever waits for a request's answer: a local actor, or a follower that
@@ -24,10 +25,12 @@ type requester struct {
 	requestID   uint64
 }
 
-// pendingEntry is a command appended by this node as leader whose requester waits for it.
+// pendingEntry is an entry appended by this node as leader whose requester waits for it to
+// commit: a command (answered with a SubmitResult) or a read barrier (a ReadIndexResult).
 type pendingEntry struct {
 	term uint64
 	from requester
+	read bool
 }
 
 // forwarded is a request this node forwarded to the leader and still waits on.
@@ -43,6 +46,8 @@ func failure(kind requestKind, code messages.ErrorCode, text string) proto.Messa
 		return &messages.ChangeConfigurationResult{Code: code, Error: text}
 	case kindTransfer:
 		return &messages.TransferLeadershipResult{Code: code, Error: text}
+	case kindRead:
+		return &messages.ReadIndexResult{Code: code, Error: text}
 	}
 	return &messages.SubmitResult{Code: code, Error: text}
 }
@@ -65,6 +70,8 @@ func (n *nodeLogic) answer(r requester, result proto.Message) {
 		fr.Change = res
 	case *messages.TransferLeadershipResult:
 		fr.Transfer = res
+	case *messages.ReadIndexResult:
+		fr.ReadIndex = res
 	}
 	n.sendPeer(peer, fr)
 }
@@ -145,6 +152,8 @@ func (n *nodeLogic) onForwardRequest(m *messages.ForwardRequest) {
 		n.onChangeConfiguration(m.Change.Members, from)
 	case m.Transfer != nil:
 		n.onTransferLeadership(m.Transfer.TargetId, from)
+	case m.ReadIndex:
+		n.onReadIndex(from)
 	default:
 		n.onSubmit(m.Command, from)
 	}
@@ -163,6 +172,8 @@ func (n *nodeLogic) onForwardResult(m *messages.ForwardResult) {
 		n.sendRef(f.ref, m.Change)
 	case m.Transfer != nil:
 		n.sendRef(f.ref, m.Transfer)
+	case m.ReadIndex != nil:
+		n.sendRef(f.ref, m.ReadIndex)
 	}
 }
 
@@ -204,11 +215,70 @@ func (n *nodeLogic) resolvePending(from, to uint64) {
 			continue
 		}
 		delete(n.pending, i)
-		if n.log.term(i) == p.term {
+		switch {
+		case p.read && n.log.term(i) == p.term:
+			n.answer(p.from, &messages.ReadIndexResult{Index: i})
+		case p.read:
+			n.answer(p.from, failure(kindRead, messages.ErrorCode_ERROR_CODE_UNAVAILABLE, "leadership lost before the read barrier committed"))
+		case n.log.term(i) == p.term:
 			n.answer(p.from, &messages.SubmitResult{Index: i, Term: p.term})
-		} else {
+		default:
 			n.answer(p.from, &messages.SubmitResult{Code: messages.ErrorCode_ERROR_CODE_LOST,
 				Error: fmt.Sprintf("entry %d was replaced by another leader's entry: not committed", i)})
+		}
+	}
+}
+
+// onReadIndex appends a no-op as leader and answers with its index once it commits: every
+// write acknowledged before the request is then committed at or below that index.
+func (n *nodeLogic) onReadIndex(from requester) {
+	if n.role != roleLeader {
+		n.forward(kindRead, from, &messages.ForwardRequest{ReadIndex: true})
+		return
+	}
+	e := n.appendEntry(&messages.Entry{Type: messages.EntryType_ENTRY_TYPE_NOOP})
+	n.pending[e.Index] = pendingEntry{term: n.term, from: from, read: true}
+}
+
+// onReadCommitted answers with committed entries from m.From on, and re-arms the sender's
+// commit notices when it is a watcher.
+func (n *nodeLogic) onReadCommitted(m *messages.ReadCommitted) {
+	if w, ok := n.watchers[refKey(m.ReplyTo)]; ok {
+		w.notified = false
+	}
+	res := &messages.ReadCommittedResult{CommitIndex: n.commitIndex}
+	switch {
+	case m.From == 0:
+		res.Code, res.Error = messages.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "from: entries start at index 1"
+	case m.From <= n.commitIndex:
+		count, bytes := int(m.MaxCount), int(m.MaxBytes)
+		if count == 0 {
+			count = n.s.maxAppendEntries
+		}
+		if bytes == 0 {
+			bytes = n.s.maxAppendBytes
+		}
+		res.Entries = n.log.slice(m.From, n.commitIndex, count, bytes)
+	}
+	n.sendRef(m.ReplyTo, res)
+}
+
+// watcher is an actor told when the commit index moves.
+type watcher struct {
+	ref      *messages.ActorRef
+	notified bool // a notice is outstanding: no more until the watcher reads again
+}
+
+// notifyWatchers sends each watcher without an outstanding notice a CommitNotice.
+func (n *nodeLogic) notifyWatchers() {
+	if len(n.watchers) == 0 {
+		return
+	}
+	for _, key := range sortedKeys(n.watchers) {
+		w := n.watchers[key]
+		if !w.notified {
+			w.notified = true
+			n.sendRef(w.ref, &messages.CommitNotice{CommitIndex: n.commitIndex})
 		}
 	}
 }

@@ -113,6 +113,31 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		}
 		a.handle(ctx, m)
 		return
+	case *messages.ReadIndex:
+		if m.ReplyTo == nil {
+			m = &messages.ReadIndex{ReplyTo: refOf(ctx.Sender())}
+		}
+		a.handle(ctx, m)
+		return
+	case *messages.ReadCommitted:
+		if m.ReplyTo == nil {
+			m = &messages.ReadCommitted{From: m.From, MaxCount: m.MaxCount, MaxBytes: m.MaxBytes, ReplyTo: refOf(ctx.Sender())}
+		}
+		a.handle(ctx, m)
+		return
+	case *messages.WatchCommits:
+		if m.Watcher == nil {
+			m = &messages.WatchCommits{Watcher: refOf(ctx.Sender())}
+		}
+		if m.Watcher != nil {
+			ctx.Watch(actor.NewPID(m.Watcher.Address, m.Watcher.Id))
+		}
+		a.handle(ctx, m)
+		return
+	case *actor.Terminated:
+		// A commit watcher went away; a subscriber is the Applier's business.
+		a.handle(ctx, &messages.UnwatchCommits{Watcher: refOf(m.Who)})
+		return
 	case *messages.Subscribe:
 		if m.Subscriber == nil {
 			m = &messages.Subscribe{Subscriber: refOf(ctx.Sender())}

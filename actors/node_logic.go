@@ -81,6 +81,7 @@ type nodeLogic struct {
 
 	// Clients.
 	pending       map[uint64]pendingEntry // commands appended as leader, by log index
+	watchers      map[string]*watcher     // told when the commit index moves
 	forwarded     map[uint64]forwarded    // requests forwarded to the leader, by request id
 	nextRequestID uint64
 	leaderAddr    string // the leader's address as its AppendEntries gave it
@@ -106,6 +107,7 @@ func newNodeLogic(s settings, st storage.State, entries []*messages.Entry) *node
 		vote:       st.HardState.GetVote(),
 		baseConfig: st.Config,
 		pending:    map[uint64]pendingEntry{},
+		watchers:   map[string]*watcher{},
 		forwarded:  map[uint64]forwarded{},
 	}
 	n.log.append(entries...)
@@ -160,6 +162,17 @@ func (n *nodeLogic) handle(msg proto.Message) {
 		n.onChangeConfiguration(m.Members, requester{ref: m.ReplyTo})
 	case *messages.TransferLeadership:
 		n.onTransferLeadership(m.TargetId, requester{ref: m.ReplyTo})
+	case *messages.ReadIndex:
+		n.onReadIndex(requester{ref: m.ReplyTo})
+	case *messages.ReadCommitted:
+		n.onReadCommitted(m)
+	case *messages.WatchCommits:
+		if m.Watcher != nil {
+			n.watchers[refKey(m.Watcher)] = &watcher{ref: m.Watcher}
+			n.notifyWatchers()
+		}
+	case *messages.UnwatchCommits:
+		delete(n.watchers, refKey(m.Watcher))
 	case *messages.ForwardTimeout:
 		n.onForwardTimeout(m)
 	case *messages.ChangeTimeout:
@@ -197,6 +210,8 @@ func (n *nodeLogic) refuse(msg proto.Message) {
 		n.sendRef(m.ReplyTo, failure(kindChange, messages.ErrorCode_ERROR_CODE_SHUTDOWN, text))
 	case *messages.TransferLeadership:
 		n.sendRef(m.ReplyTo, failure(kindTransfer, messages.ErrorCode_ERROR_CODE_SHUTDOWN, text))
+	case *messages.ReadIndex:
+		n.sendRef(m.ReplyTo, failure(kindRead, messages.ErrorCode_ERROR_CODE_SHUTDOWN, text))
 	}
 }
 
@@ -607,6 +622,7 @@ func (n *nodeLogic) advanceCommit(index uint64) {
 	n.commitIndex = index
 	n.resolvePending(prev+1, index)
 	n.feedApplier()
+	n.notifyWatchers()
 	n.recheckCampaigner()
 	if n.role == roleLeader {
 		n.configCommitted()

@@ -277,3 +277,45 @@ func TestForwardedSubmitIsNeverResent(t *testing.T) {
 	n.handle(&messages.ForwardResult{ClusterId: "c", From: 2, To: 1, RequestId: fwd[0].RequestId, Submit: &messages.SubmitResult{Index: 2, Term: 1}})
 	require.Empty(t, sent[*messages.SubmitResult](n.drain()))
 }
+
+// ReadIndex appends a no-op and answers with its index once committed.
+func TestReadIndexWaitsForItsNoop(t *testing.T) {
+	n, _ := newTestNode(t, 1, 0, 1)
+	makeLeader(t, n)
+	ref := &messages.ActorRef{Id: "reader"}
+	n.handle(&messages.ReadIndex{ReplyTo: ref})
+	outs := n.drain()
+	require.Empty(t, sent[*messages.ReadIndexResult](outs))
+	barrier := n.log.lastIndex()
+	require.Equal(t, messages.EntryType_ENTRY_TYPE_NOOP, n.log.entry(barrier).Type)
+	n.handle(&messages.QuorumCommitted{Term: n.term, Index: barrier})
+	res := sent[*messages.ReadIndexResult](n.drain())
+	require.Equal(t, []*messages.ReadIndexResult{{Index: barrier}}, res)
+}
+
+// ReadCommitted serves only committed entries; a watcher gets one notice per read.
+func TestReadCommittedAndWatchers(t *testing.T) {
+	n, _ := newTestNode(t, 1, 0, 1, 1, 1)
+	n.handle(&messages.AppendEntries{ClusterId: "c", From: 2, To: 1, Term: 1, PrevLogIndex: 3, PrevLogTerm: 1, LeaderCommit: 2})
+	n.drain()
+	w := &messages.ActorRef{Id: "watcher"}
+	n.handle(&messages.WatchCommits{Watcher: w})
+	notices := sent[*messages.CommitNotice](n.drain())
+	require.Len(t, notices, 1)
+
+	n.handle(&messages.ReadCommitted{From: 1, ReplyTo: w})
+	res := sent[*messages.ReadCommittedResult](n.drain())
+	require.Len(t, res, 1)
+	require.Len(t, res[0].Entries, 2, "uncommitted entry 3 served")
+	require.Equal(t, uint64(2), res[0].CommitIndex)
+
+	n.handle(&messages.AppendEntries{ClusterId: "c", From: 2, To: 1, Term: 1, PrevLogIndex: 3, PrevLogTerm: 1, LeaderCommit: 3})
+	require.Len(t, sent[*messages.CommitNotice](n.drain()), 1)
+	n.handle(&messages.AppendEntries{ClusterId: "c", From: 2, To: 1, Term: 1, PrevLogIndex: 3, PrevLogTerm: 1,
+		Entries: cmdEntries(4, 1), LeaderCommit: 4})
+	require.Empty(t, sent[*messages.CommitNotice](n.drain()), "a second notice before the watcher read again")
+
+	n.handle(&messages.ReadCommitted{From: 0, ReplyTo: w})
+	res = sent[*messages.ReadCommittedResult](n.drain())
+	require.Equal(t, messages.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, res[0].Code)
+}

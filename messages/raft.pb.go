@@ -95,6 +95,7 @@ const (
 	ErrorCode_ERROR_CODE_LOST                ErrorCode = 4 // the entry was overwritten by another leader: not committed
 	ErrorCode_ERROR_CODE_SHUTDOWN            ErrorCode = 5 // the node is stopping
 	ErrorCode_ERROR_CODE_FAILED_PRECONDITION ErrorCode = 6
+	ErrorCode_ERROR_CODE_OUT_OF_RANGE        ErrorCode = 7 // asked for entries the log no longer (or not yet) holds
 )
 
 // Enum value maps for ErrorCode.
@@ -107,6 +108,7 @@ var (
 		4: "ERROR_CODE_LOST",
 		5: "ERROR_CODE_SHUTDOWN",
 		6: "ERROR_CODE_FAILED_PRECONDITION",
+		7: "ERROR_CODE_OUT_OF_RANGE",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_NONE":                0,
@@ -116,6 +118,7 @@ var (
 		"ERROR_CODE_LOST":                4,
 		"ERROR_CODE_SHUTDOWN":            5,
 		"ERROR_CODE_FAILED_PRECONDITION": 6,
+		"ERROR_CODE_OUT_OF_RANGE":        7,
 	}
 )
 
@@ -957,6 +960,7 @@ type ForwardRequest struct {
 	Command       []byte                 `protobuf:"bytes,5,opt,name=command,proto3" json:"command,omitempty"`
 	Change        *ChangeConfiguration   `protobuf:"bytes,6,opt,name=change,proto3" json:"change,omitempty"`
 	Transfer      *TransferLeadership    `protobuf:"bytes,7,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	ReadIndex     bool                   `protobuf:"varint,8,opt,name=read_index,json=readIndex,proto3" json:"read_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1040,6 +1044,13 @@ func (x *ForwardRequest) GetTransfer() *TransferLeadership {
 	return nil
 }
 
+func (x *ForwardRequest) GetReadIndex() bool {
+	if x != nil {
+		return x.ReadIndex
+	}
+	return false
+}
+
 // ForwardResult tells the forwarding follower what became of a ForwardRequest; the result
 // matching the request's kind is set.
 type ForwardResult struct {
@@ -1051,6 +1062,7 @@ type ForwardResult struct {
 	Submit        *SubmitResult              `protobuf:"bytes,5,opt,name=submit,proto3" json:"submit,omitempty"`
 	Change        *ChangeConfigurationResult `protobuf:"bytes,6,opt,name=change,proto3" json:"change,omitempty"`
 	Transfer      *TransferLeadershipResult  `protobuf:"bytes,7,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	ReadIndex     *ReadIndexResult           `protobuf:"bytes,8,opt,name=read_index,json=readIndex,proto3" json:"read_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1130,6 +1142,13 @@ func (x *ForwardResult) GetChange() *ChangeConfigurationResult {
 func (x *ForwardResult) GetTransfer() *TransferLeadershipResult {
 	if x != nil {
 		return x.Transfer
+	}
+	return nil
+}
+
+func (x *ForwardResult) GetReadIndex() *ReadIndexResult {
+	if x != nil {
+		return x.ReadIndex
 	}
 	return nil
 }
@@ -1701,6 +1720,391 @@ func (x *TransferLeadershipResult) GetError() string {
 	return ""
 }
 
+// ReadIndex asks for a linearizable read barrier: the reply's index is such that every write
+// acknowledged before the request was made is committed at or below it. The leader appends a
+// no-op entry and answers with its index once it commits.
+type ReadIndex struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReplyTo       *ActorRef              `protobuf:"bytes,1,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadIndex) Reset() {
+	*x = ReadIndex{}
+	mi := &file_raft_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadIndex) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadIndex) ProtoMessage() {}
+
+func (x *ReadIndex) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadIndex.ProtoReflect.Descriptor instead.
+func (*ReadIndex) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ReadIndex) GetReplyTo() *ActorRef {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return nil
+}
+
+// ReadIndexResult answers a ReadIndex.
+type ReadIndexResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Code          ErrorCode              `protobuf:"varint,2,opt,name=code,proto3,enum=raft.messages.v1.ErrorCode" json:"code,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadIndexResult) Reset() {
+	*x = ReadIndexResult{}
+	mi := &file_raft_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadIndexResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadIndexResult) ProtoMessage() {}
+
+func (x *ReadIndexResult) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadIndexResult.ProtoReflect.Descriptor instead.
+func (*ReadIndexResult) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ReadIndexResult) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ReadIndexResult) GetCode() ErrorCode {
+	if x != nil {
+		return x.Code
+	}
+	return ErrorCode_ERROR_CODE_NONE
+}
+
+func (x *ReadIndexResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// ReadCommitted asks any node for committed entries from index from on (at most max_count
+// entries and about max_bytes of payload; 0 means the node's default).
+type ReadCommitted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          uint64                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	MaxCount      uint64                 `protobuf:"varint,2,opt,name=max_count,json=maxCount,proto3" json:"max_count,omitempty"`
+	MaxBytes      uint64                 `protobuf:"varint,3,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	ReplyTo       *ActorRef              `protobuf:"bytes,4,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadCommitted) Reset() {
+	*x = ReadCommitted{}
+	mi := &file_raft_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadCommitted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadCommitted) ProtoMessage() {}
+
+func (x *ReadCommitted) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadCommitted.ProtoReflect.Descriptor instead.
+func (*ReadCommitted) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ReadCommitted) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *ReadCommitted) GetMaxCount() uint64 {
+	if x != nil {
+		return x.MaxCount
+	}
+	return 0
+}
+
+func (x *ReadCommitted) GetMaxBytes() uint64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *ReadCommitted) GetReplyTo() *ActorRef {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return nil
+}
+
+// ReadCommittedResult answers a ReadCommitted with entries in order (possibly none, when
+// from is past the commit index) and the node's commit index.
+type ReadCommittedResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*Entry               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	CommitIndex   uint64                 `protobuf:"varint,2,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	Code          ErrorCode              `protobuf:"varint,3,opt,name=code,proto3,enum=raft.messages.v1.ErrorCode" json:"code,omitempty"`
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadCommittedResult) Reset() {
+	*x = ReadCommittedResult{}
+	mi := &file_raft_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadCommittedResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadCommittedResult) ProtoMessage() {}
+
+func (x *ReadCommittedResult) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadCommittedResult.ProtoReflect.Descriptor instead.
+func (*ReadCommittedResult) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ReadCommittedResult) GetEntries() []*Entry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ReadCommittedResult) GetCommitIndex() uint64 {
+	if x != nil {
+		return x.CommitIndex
+	}
+	return 0
+}
+
+func (x *ReadCommittedResult) GetCode() ErrorCode {
+	if x != nil {
+		return x.Code
+	}
+	return ErrorCode_ERROR_CODE_NONE
+}
+
+func (x *ReadCommittedResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// WatchCommits registers a watcher for CommitNotice messages. A watcher gets one notice when
+// the commit index moves, then no more until it sends its next ReadCommitted (with reply_to
+// naming it): notices never pile up, however slow the watcher.
+type WatchCommits struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Watcher       *ActorRef              `protobuf:"bytes,1,opt,name=watcher,proto3" json:"watcher,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchCommits) Reset() {
+	*x = WatchCommits{}
+	mi := &file_raft_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchCommits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchCommits) ProtoMessage() {}
+
+func (x *WatchCommits) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchCommits.ProtoReflect.Descriptor instead.
+func (*WatchCommits) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *WatchCommits) GetWatcher() *ActorRef {
+	if x != nil {
+		return x.Watcher
+	}
+	return nil
+}
+
+// UnwatchCommits removes a watcher.
+type UnwatchCommits struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Watcher       *ActorRef              `protobuf:"bytes,1,opt,name=watcher,proto3" json:"watcher,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnwatchCommits) Reset() {
+	*x = UnwatchCommits{}
+	mi := &file_raft_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnwatchCommits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnwatchCommits) ProtoMessage() {}
+
+func (x *UnwatchCommits) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnwatchCommits.ProtoReflect.Descriptor instead.
+func (*UnwatchCommits) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *UnwatchCommits) GetWatcher() *ActorRef {
+	if x != nil {
+		return x.Watcher
+	}
+	return nil
+}
+
+// CommitNotice tells a watcher the commit index moved.
+type CommitNotice struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommitIndex   uint64                 `protobuf:"varint,1,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitNotice) Reset() {
+	*x = CommitNotice{}
+	mi := &file_raft_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitNotice) ProtoMessage() {}
+
+func (x *CommitNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitNotice.ProtoReflect.Descriptor instead.
+func (*CommitNotice) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CommitNotice) GetCommitIndex() uint64 {
+	if x != nil {
+		return x.CommitIndex
+	}
+	return 0
+}
+
 // GetStatus asks for a Status reply.
 type GetStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1710,7 +2114,7 @@ type GetStatus struct {
 
 func (x *GetStatus) Reset() {
 	*x = GetStatus{}
-	mi := &file_raft_proto_msgTypes[22]
+	mi := &file_raft_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +2126,7 @@ func (x *GetStatus) String() string {
 func (*GetStatus) ProtoMessage() {}
 
 func (x *GetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[22]
+	mi := &file_raft_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1735,7 +2139,7 @@ func (x *GetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatus.ProtoReflect.Descriptor instead.
 func (*GetStatus) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{22}
+	return file_raft_proto_rawDescGZIP(), []int{29}
 }
 
 // Status describes a node as it sees itself.
@@ -1761,7 +2165,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_raft_proto_msgTypes[23]
+	mi := &file_raft_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +2177,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[23]
+	mi := &file_raft_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +2190,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{23}
+	return file_raft_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Status) GetId() uint64 {
@@ -1900,7 +2304,7 @@ type MemberStatus struct {
 
 func (x *MemberStatus) Reset() {
 	*x = MemberStatus{}
-	mi := &file_raft_proto_msgTypes[24]
+	mi := &file_raft_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1912,7 +2316,7 @@ func (x *MemberStatus) String() string {
 func (*MemberStatus) ProtoMessage() {}
 
 func (x *MemberStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[24]
+	mi := &file_raft_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1925,7 +2329,7 @@ func (x *MemberStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberStatus.ProtoReflect.Descriptor instead.
 func (*MemberStatus) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{24}
+	return file_raft_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MemberStatus) GetId() uint64 {
@@ -1967,7 +2371,7 @@ type ForwardTimeout struct {
 
 func (x *ForwardTimeout) Reset() {
 	*x = ForwardTimeout{}
-	mi := &file_raft_proto_msgTypes[25]
+	mi := &file_raft_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2383,7 @@ func (x *ForwardTimeout) String() string {
 func (*ForwardTimeout) ProtoMessage() {}
 
 func (x *ForwardTimeout) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[25]
+	mi := &file_raft_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2396,7 @@ func (x *ForwardTimeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardTimeout.ProtoReflect.Descriptor instead.
 func (*ForwardTimeout) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{25}
+	return file_raft_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ForwardTimeout) GetRequestId() uint64 {
@@ -2012,7 +2416,7 @@ type ChangeTimeout struct {
 
 func (x *ChangeTimeout) Reset() {
 	*x = ChangeTimeout{}
-	mi := &file_raft_proto_msgTypes[26]
+	mi := &file_raft_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2428,7 @@ func (x *ChangeTimeout) String() string {
 func (*ChangeTimeout) ProtoMessage() {}
 
 func (x *ChangeTimeout) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[26]
+	mi := &file_raft_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2441,7 @@ func (x *ChangeTimeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeTimeout.ProtoReflect.Descriptor instead.
 func (*ChangeTimeout) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{26}
+	return file_raft_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ChangeTimeout) GetChangeId() uint64 {
@@ -2057,7 +2461,7 @@ type TransferTimeout struct {
 
 func (x *TransferTimeout) Reset() {
 	*x = TransferTimeout{}
-	mi := &file_raft_proto_msgTypes[27]
+	mi := &file_raft_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2473,7 @@ func (x *TransferTimeout) String() string {
 func (*TransferTimeout) ProtoMessage() {}
 
 func (x *TransferTimeout) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[27]
+	mi := &file_raft_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2486,7 @@ func (x *TransferTimeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferTimeout.ProtoReflect.Descriptor instead.
 func (*TransferTimeout) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{27}
+	return file_raft_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TransferTimeout) GetTransferId() uint64 {
@@ -2107,7 +2511,7 @@ type PersistRequest struct {
 
 func (x *PersistRequest) Reset() {
 	*x = PersistRequest{}
-	mi := &file_raft_proto_msgTypes[28]
+	mi := &file_raft_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2523,7 @@ func (x *PersistRequest) String() string {
 func (*PersistRequest) ProtoMessage() {}
 
 func (x *PersistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[28]
+	mi := &file_raft_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2536,7 @@ func (x *PersistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistRequest.ProtoReflect.Descriptor instead.
 func (*PersistRequest) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{28}
+	return file_raft_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PersistRequest) GetSeq() uint64 {
@@ -2173,7 +2577,7 @@ type Persisted struct {
 
 func (x *Persisted) Reset() {
 	*x = Persisted{}
-	mi := &file_raft_proto_msgTypes[29]
+	mi := &file_raft_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2185,7 +2589,7 @@ func (x *Persisted) String() string {
 func (*Persisted) ProtoMessage() {}
 
 func (x *Persisted) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[29]
+	mi := &file_raft_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2198,7 +2602,7 @@ func (x *Persisted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Persisted.ProtoReflect.Descriptor instead.
 func (*Persisted) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{29}
+	return file_raft_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Persisted) GetSeq() uint64 {
@@ -2219,7 +2623,7 @@ type PersistFailed struct {
 
 func (x *PersistFailed) Reset() {
 	*x = PersistFailed{}
-	mi := &file_raft_proto_msgTypes[30]
+	mi := &file_raft_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2231,7 +2635,7 @@ func (x *PersistFailed) String() string {
 func (*PersistFailed) ProtoMessage() {}
 
 func (x *PersistFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[30]
+	mi := &file_raft_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2244,7 +2648,7 @@ func (x *PersistFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistFailed.ProtoReflect.Descriptor instead.
 func (*PersistFailed) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{30}
+	return file_raft_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PersistFailed) GetSeq() uint64 {
@@ -2270,7 +2674,7 @@ type FlushPersistence struct {
 
 func (x *FlushPersistence) Reset() {
 	*x = FlushPersistence{}
-	mi := &file_raft_proto_msgTypes[31]
+	mi := &file_raft_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2282,7 +2686,7 @@ func (x *FlushPersistence) String() string {
 func (*FlushPersistence) ProtoMessage() {}
 
 func (x *FlushPersistence) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[31]
+	mi := &file_raft_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2295,7 +2699,7 @@ func (x *FlushPersistence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushPersistence.ProtoReflect.Descriptor instead.
 func (*FlushPersistence) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{31}
+	return file_raft_proto_rawDescGZIP(), []int{38}
 }
 
 // RoleChanged tells Election (and Replication) the node's role in a term.
@@ -2311,7 +2715,7 @@ type RoleChanged struct {
 
 func (x *RoleChanged) Reset() {
 	*x = RoleChanged{}
-	mi := &file_raft_proto_msgTypes[32]
+	mi := &file_raft_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2323,7 +2727,7 @@ func (x *RoleChanged) String() string {
 func (*RoleChanged) ProtoMessage() {}
 
 func (x *RoleChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[32]
+	mi := &file_raft_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2336,7 +2740,7 @@ func (x *RoleChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleChanged.ProtoReflect.Descriptor instead.
 func (*RoleChanged) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{32}
+	return file_raft_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RoleChanged) GetTerm() uint64 {
@@ -2377,7 +2781,7 @@ type LeaderContact struct {
 
 func (x *LeaderContact) Reset() {
 	*x = LeaderContact{}
-	mi := &file_raft_proto_msgTypes[33]
+	mi := &file_raft_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2389,7 +2793,7 @@ func (x *LeaderContact) String() string {
 func (*LeaderContact) ProtoMessage() {}
 
 func (x *LeaderContact) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[33]
+	mi := &file_raft_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2402,7 +2806,7 @@ func (x *LeaderContact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderContact.ProtoReflect.Descriptor instead.
 func (*LeaderContact) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{33}
+	return file_raft_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *LeaderContact) GetTerm() uint64 {
@@ -2422,7 +2826,7 @@ type ElectionTimerFired struct {
 
 func (x *ElectionTimerFired) Reset() {
 	*x = ElectionTimerFired{}
-	mi := &file_raft_proto_msgTypes[34]
+	mi := &file_raft_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2434,7 +2838,7 @@ func (x *ElectionTimerFired) String() string {
 func (*ElectionTimerFired) ProtoMessage() {}
 
 func (x *ElectionTimerFired) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[34]
+	mi := &file_raft_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2447,7 +2851,7 @@ func (x *ElectionTimerFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectionTimerFired.ProtoReflect.Descriptor instead.
 func (*ElectionTimerFired) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{34}
+	return file_raft_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ElectionTimerFired) GetEpoch() uint64 {
@@ -2467,7 +2871,7 @@ type ElectionTimeout struct {
 
 func (x *ElectionTimeout) Reset() {
 	*x = ElectionTimeout{}
-	mi := &file_raft_proto_msgTypes[35]
+	mi := &file_raft_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2479,7 +2883,7 @@ func (x *ElectionTimeout) String() string {
 func (*ElectionTimeout) ProtoMessage() {}
 
 func (x *ElectionTimeout) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[35]
+	mi := &file_raft_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2492,7 +2896,7 @@ func (x *ElectionTimeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectionTimeout.ProtoReflect.Descriptor instead.
 func (*ElectionTimeout) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{35}
+	return file_raft_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ElectionTimeout) GetTerm() uint64 {
@@ -2517,7 +2921,7 @@ type StartCampaign struct {
 
 func (x *StartCampaign) Reset() {
 	*x = StartCampaign{}
-	mi := &file_raft_proto_msgTypes[36]
+	mi := &file_raft_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2933,7 @@ func (x *StartCampaign) String() string {
 func (*StartCampaign) ProtoMessage() {}
 
 func (x *StartCampaign) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[36]
+	mi := &file_raft_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +2946,7 @@ func (x *StartCampaign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartCampaign.ProtoReflect.Descriptor instead.
 func (*StartCampaign) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{36}
+	return file_raft_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *StartCampaign) GetTerm() uint64 {
@@ -2598,7 +3002,7 @@ type CampaignWon struct {
 
 func (x *CampaignWon) Reset() {
 	*x = CampaignWon{}
-	mi := &file_raft_proto_msgTypes[37]
+	mi := &file_raft_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2610,7 +3014,7 @@ func (x *CampaignWon) String() string {
 func (*CampaignWon) ProtoMessage() {}
 
 func (x *CampaignWon) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[37]
+	mi := &file_raft_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2623,7 +3027,7 @@ func (x *CampaignWon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignWon.ProtoReflect.Descriptor instead.
 func (*CampaignWon) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{37}
+	return file_raft_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CampaignWon) GetTerm() uint64 {
@@ -2651,7 +3055,7 @@ type LeaderTick struct {
 
 func (x *LeaderTick) Reset() {
 	*x = LeaderTick{}
-	mi := &file_raft_proto_msgTypes[38]
+	mi := &file_raft_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2663,7 +3067,7 @@ func (x *LeaderTick) String() string {
 func (*LeaderTick) ProtoMessage() {}
 
 func (x *LeaderTick) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[38]
+	mi := &file_raft_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2676,7 +3080,7 @@ func (x *LeaderTick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderTick.ProtoReflect.Descriptor instead.
 func (*LeaderTick) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{38}
+	return file_raft_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *LeaderTick) GetTerm() uint64 {
@@ -2710,7 +3114,7 @@ type StartReplication struct {
 
 func (x *StartReplication) Reset() {
 	*x = StartReplication{}
-	mi := &file_raft_proto_msgTypes[39]
+	mi := &file_raft_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2722,7 +3126,7 @@ func (x *StartReplication) String() string {
 func (*StartReplication) ProtoMessage() {}
 
 func (x *StartReplication) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[39]
+	mi := &file_raft_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2735,7 +3139,7 @@ func (x *StartReplication) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartReplication.ProtoReflect.Descriptor instead.
 func (*StartReplication) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{39}
+	return file_raft_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *StartReplication) GetTerm() uint64 {
@@ -2790,7 +3194,7 @@ type StopReplication struct {
 
 func (x *StopReplication) Reset() {
 	*x = StopReplication{}
-	mi := &file_raft_proto_msgTypes[40]
+	mi := &file_raft_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2802,7 +3206,7 @@ func (x *StopReplication) String() string {
 func (*StopReplication) ProtoMessage() {}
 
 func (x *StopReplication) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[40]
+	mi := &file_raft_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2815,7 +3219,7 @@ func (x *StopReplication) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopReplication.ProtoReflect.Descriptor instead.
 func (*StopReplication) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{40}
+	return file_raft_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *StopReplication) GetTerm() uint64 {
@@ -2837,7 +3241,7 @@ type NewEntries struct {
 
 func (x *NewEntries) Reset() {
 	*x = NewEntries{}
-	mi := &file_raft_proto_msgTypes[41]
+	mi := &file_raft_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2849,7 +3253,7 @@ func (x *NewEntries) String() string {
 func (*NewEntries) ProtoMessage() {}
 
 func (x *NewEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[41]
+	mi := &file_raft_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2862,7 +3266,7 @@ func (x *NewEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NewEntries.ProtoReflect.Descriptor instead.
 func (*NewEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{41}
+	return file_raft_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *NewEntries) GetTerm() uint64 {
@@ -2900,7 +3304,7 @@ type FetchEntries struct {
 
 func (x *FetchEntries) Reset() {
 	*x = FetchEntries{}
-	mi := &file_raft_proto_msgTypes[42]
+	mi := &file_raft_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2912,7 +3316,7 @@ func (x *FetchEntries) String() string {
 func (*FetchEntries) ProtoMessage() {}
 
 func (x *FetchEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[42]
+	mi := &file_raft_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2925,7 +3329,7 @@ func (x *FetchEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchEntries.ProtoReflect.Descriptor instead.
 func (*FetchEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{42}
+	return file_raft_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *FetchEntries) GetTerm() uint64 {
@@ -2978,7 +3382,7 @@ type FetchedEntries struct {
 
 func (x *FetchedEntries) Reset() {
 	*x = FetchedEntries{}
-	mi := &file_raft_proto_msgTypes[43]
+	mi := &file_raft_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2990,7 +3394,7 @@ func (x *FetchedEntries) String() string {
 func (*FetchedEntries) ProtoMessage() {}
 
 func (x *FetchedEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[43]
+	mi := &file_raft_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3003,7 +3407,7 @@ func (x *FetchedEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchedEntries.ProtoReflect.Descriptor instead.
 func (*FetchedEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{43}
+	return file_raft_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *FetchedEntries) GetTerm() uint64 {
@@ -3061,7 +3465,7 @@ type ConfigurationChanged struct {
 
 func (x *ConfigurationChanged) Reset() {
 	*x = ConfigurationChanged{}
-	mi := &file_raft_proto_msgTypes[44]
+	mi := &file_raft_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3073,7 +3477,7 @@ func (x *ConfigurationChanged) String() string {
 func (*ConfigurationChanged) ProtoMessage() {}
 
 func (x *ConfigurationChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[44]
+	mi := &file_raft_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3086,7 +3490,7 @@ func (x *ConfigurationChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigurationChanged.ProtoReflect.Descriptor instead.
 func (*ConfigurationChanged) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{44}
+	return file_raft_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ConfigurationChanged) GetTerm() uint64 {
@@ -3129,7 +3533,7 @@ type ProgressUpdate struct {
 
 func (x *ProgressUpdate) Reset() {
 	*x = ProgressUpdate{}
-	mi := &file_raft_proto_msgTypes[45]
+	mi := &file_raft_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3141,7 +3545,7 @@ func (x *ProgressUpdate) String() string {
 func (*ProgressUpdate) ProtoMessage() {}
 
 func (x *ProgressUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[45]
+	mi := &file_raft_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3154,7 +3558,7 @@ func (x *ProgressUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressUpdate.ProtoReflect.Descriptor instead.
 func (*ProgressUpdate) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{45}
+	return file_raft_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ProgressUpdate) GetTerm() uint64 {
@@ -3192,7 +3596,7 @@ type QuorumCommitted struct {
 
 func (x *QuorumCommitted) Reset() {
 	*x = QuorumCommitted{}
-	mi := &file_raft_proto_msgTypes[46]
+	mi := &file_raft_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3204,7 +3608,7 @@ func (x *QuorumCommitted) String() string {
 func (*QuorumCommitted) ProtoMessage() {}
 
 func (x *QuorumCommitted) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[46]
+	mi := &file_raft_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3217,7 +3621,7 @@ func (x *QuorumCommitted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuorumCommitted.ProtoReflect.Descriptor instead.
 func (*QuorumCommitted) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{46}
+	return file_raft_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *QuorumCommitted) GetTerm() uint64 {
@@ -3266,7 +3670,7 @@ type PeerActivity struct {
 
 func (x *PeerActivity) Reset() {
 	*x = PeerActivity{}
-	mi := &file_raft_proto_msgTypes[47]
+	mi := &file_raft_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3278,7 +3682,7 @@ func (x *PeerActivity) String() string {
 func (*PeerActivity) ProtoMessage() {}
 
 func (x *PeerActivity) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[47]
+	mi := &file_raft_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3291,7 +3695,7 @@ func (x *PeerActivity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerActivity.ProtoReflect.Descriptor instead.
 func (*PeerActivity) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{47}
+	return file_raft_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *PeerActivity) GetTerm() uint64 {
@@ -3318,7 +3722,7 @@ type QuorumLost struct {
 
 func (x *QuorumLost) Reset() {
 	*x = QuorumLost{}
-	mi := &file_raft_proto_msgTypes[48]
+	mi := &file_raft_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3330,7 +3734,7 @@ func (x *QuorumLost) String() string {
 func (*QuorumLost) ProtoMessage() {}
 
 func (x *QuorumLost) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[48]
+	mi := &file_raft_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3343,7 +3747,7 @@ func (x *QuorumLost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuorumLost.ProtoReflect.Descriptor instead.
 func (*QuorumLost) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{48}
+	return file_raft_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *QuorumLost) GetTerm() uint64 {
@@ -3363,7 +3767,7 @@ type ApplyEntries struct {
 
 func (x *ApplyEntries) Reset() {
 	*x = ApplyEntries{}
-	mi := &file_raft_proto_msgTypes[49]
+	mi := &file_raft_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3375,7 +3779,7 @@ func (x *ApplyEntries) String() string {
 func (*ApplyEntries) ProtoMessage() {}
 
 func (x *ApplyEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[49]
+	mi := &file_raft_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3388,7 +3792,7 @@ func (x *ApplyEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyEntries.ProtoReflect.Descriptor instead.
 func (*ApplyEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{49}
+	return file_raft_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ApplyEntries) GetEntries() []*Entry {
@@ -3408,7 +3812,7 @@ type AppliedUpTo struct {
 
 func (x *AppliedUpTo) Reset() {
 	*x = AppliedUpTo{}
-	mi := &file_raft_proto_msgTypes[50]
+	mi := &file_raft_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3420,7 +3824,7 @@ func (x *AppliedUpTo) String() string {
 func (*AppliedUpTo) ProtoMessage() {}
 
 func (x *AppliedUpTo) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[50]
+	mi := &file_raft_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3433,7 +3837,7 @@ func (x *AppliedUpTo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppliedUpTo.ProtoReflect.Descriptor instead.
 func (*AppliedUpTo) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{50}
+	return file_raft_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *AppliedUpTo) GetIndex() uint64 {
@@ -3519,7 +3923,7 @@ const file_raft_proto_rawDesc = "" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\x04R\x04from\x12\x0e\n" +
 	"\x02to\x18\x03 \x01(\x04R\x02to\x12\x12\n" +
-	"\x04term\x18\x04 \x01(\x04R\x04term\"\x8d\x02\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\"\xac\x02\n" +
 	"\x0eForwardRequest\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
@@ -3529,7 +3933,9 @@ const file_raft_proto_rawDesc = "" +
 	"request_id\x18\x04 \x01(\x04R\trequestId\x12\x18\n" +
 	"\acommand\x18\x05 \x01(\fR\acommand\x12=\n" +
 	"\x06change\x18\x06 \x01(\v2%.raft.messages.v1.ChangeConfigurationR\x06change\x12@\n" +
-	"\btransfer\x18\a \x01(\v2$.raft.messages.v1.TransferLeadershipR\btransfer\"\xb6\x02\n" +
+	"\btransfer\x18\a \x01(\v2$.raft.messages.v1.TransferLeadershipR\btransfer\x12\x1d\n" +
+	"\n" +
+	"read_index\x18\b \x01(\bR\treadIndex\"\xf8\x02\n" +
 	"\rForwardResult\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
@@ -3539,7 +3945,9 @@ const file_raft_proto_rawDesc = "" +
 	"request_id\x18\x04 \x01(\x04R\trequestId\x126\n" +
 	"\x06submit\x18\x05 \x01(\v2\x1e.raft.messages.v1.SubmitResultR\x06submit\x12C\n" +
 	"\x06change\x18\x06 \x01(\v2+.raft.messages.v1.ChangeConfigurationResultR\x06change\x12F\n" +
-	"\btransfer\x18\a \x01(\v2*.raft.messages.v1.TransferLeadershipResultR\btransfer\"Y\n" +
+	"\btransfer\x18\a \x01(\v2*.raft.messages.v1.TransferLeadershipResultR\btransfer\x12@\n" +
+	"\n" +
+	"read_index\x18\b \x01(\v2!.raft.messages.v1.ReadIndexResultR\treadIndex\"Y\n" +
 	"\x06Submit\x12\x18\n" +
 	"\acommand\x18\x01 \x01(\fR\acommand\x125\n" +
 	"\breply_to\x18\x02 \x01(\v2\x1a.raft.messages.v1.ActorRefR\areplyTo\"\x9c\x01\n" +
@@ -3579,7 +3987,29 @@ const file_raft_proto_rawDesc = "" +
 	"\tleader_id\x18\x01 \x01(\x04R\bleaderId\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12/\n" +
 	"\x04code\x18\x03 \x01(\x0e2\x1b.raft.messages.v1.ErrorCodeR\x04code\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\v\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"B\n" +
+	"\tReadIndex\x125\n" +
+	"\breply_to\x18\x01 \x01(\v2\x1a.raft.messages.v1.ActorRefR\areplyTo\"n\n" +
+	"\x0fReadIndexResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12/\n" +
+	"\x04code\x18\x02 \x01(\x0e2\x1b.raft.messages.v1.ErrorCodeR\x04code\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\x94\x01\n" +
+	"\rReadCommitted\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x1b\n" +
+	"\tmax_count\x18\x02 \x01(\x04R\bmaxCount\x12\x1b\n" +
+	"\tmax_bytes\x18\x03 \x01(\x04R\bmaxBytes\x125\n" +
+	"\breply_to\x18\x04 \x01(\v2\x1a.raft.messages.v1.ActorRefR\areplyTo\"\xb2\x01\n" +
+	"\x13ReadCommittedResult\x121\n" +
+	"\aentries\x18\x01 \x03(\v2\x17.raft.messages.v1.EntryR\aentries\x12!\n" +
+	"\fcommit_index\x18\x02 \x01(\x04R\vcommitIndex\x12/\n" +
+	"\x04code\x18\x03 \x01(\x0e2\x1b.raft.messages.v1.ErrorCodeR\x04code\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"D\n" +
+	"\fWatchCommits\x124\n" +
+	"\awatcher\x18\x01 \x01(\v2\x1a.raft.messages.v1.ActorRefR\awatcher\"F\n" +
+	"\x0eUnwatchCommits\x124\n" +
+	"\awatcher\x18\x01 \x01(\v2\x1a.raft.messages.v1.ActorRefR\awatcher\"1\n" +
+	"\fCommitNotice\x12!\n" +
+	"\fcommit_index\x18\x01 \x01(\x04R\vcommitIndex\"\v\n" +
 	"\tGetStatus\"\xff\x03\n" +
 	"\x06Status\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
@@ -3708,7 +4138,7 @@ const file_raft_proto_rawDesc = "" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ENTRY_TYPE_COMMAND\x10\x01\x12\x15\n" +
 	"\x11ENTRY_TYPE_CONFIG\x10\x02\x12\x13\n" +
-	"\x0fENTRY_TYPE_NOOP\x10\x03*\xc7\x01\n" +
+	"\x0fENTRY_TYPE_NOOP\x10\x03*\xe4\x01\n" +
 	"\tErrorCode\x12\x13\n" +
 	"\x0fERROR_CODE_NONE\x10\x00\x12\x1f\n" +
 	"\x1bERROR_CODE_INVALID_ARGUMENT\x10\x01\x12\x1a\n" +
@@ -3716,7 +4146,8 @@ const file_raft_proto_rawDesc = "" +
 	"\x12ERROR_CODE_TIMEOUT\x10\x03\x12\x13\n" +
 	"\x0fERROR_CODE_LOST\x10\x04\x12\x17\n" +
 	"\x13ERROR_CODE_SHUTDOWN\x10\x05\x12\"\n" +
-	"\x1eERROR_CODE_FAILED_PRECONDITION\x10\x06B/Z-github.com/raftsidecar/raft/messages;messagesb\x06proto3"
+	"\x1eERROR_CODE_FAILED_PRECONDITION\x10\x06\x12\x1b\n" +
+	"\x17ERROR_CODE_OUT_OF_RANGE\x10\aB/Z-github.com/raftsidecar/raft/messages;messagesb\x06proto3"
 
 var (
 	file_raft_proto_rawDescOnce sync.Once
@@ -3731,7 +4162,7 @@ func file_raft_proto_rawDescGZIP() []byte {
 }
 
 var file_raft_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_raft_proto_goTypes = []any{
 	(EntryType)(0),                    // 0: raft.messages.v1.EntryType
 	(ErrorCode)(0),                    // 1: raft.messages.v1.ErrorCode
@@ -3757,35 +4188,42 @@ var file_raft_proto_goTypes = []any{
 	(*ChangeConfigurationResult)(nil), // 21: raft.messages.v1.ChangeConfigurationResult
 	(*TransferLeadership)(nil),        // 22: raft.messages.v1.TransferLeadership
 	(*TransferLeadershipResult)(nil),  // 23: raft.messages.v1.TransferLeadershipResult
-	(*GetStatus)(nil),                 // 24: raft.messages.v1.GetStatus
-	(*Status)(nil),                    // 25: raft.messages.v1.Status
-	(*MemberStatus)(nil),              // 26: raft.messages.v1.MemberStatus
-	(*ForwardTimeout)(nil),            // 27: raft.messages.v1.ForwardTimeout
-	(*ChangeTimeout)(nil),             // 28: raft.messages.v1.ChangeTimeout
-	(*TransferTimeout)(nil),           // 29: raft.messages.v1.TransferTimeout
-	(*PersistRequest)(nil),            // 30: raft.messages.v1.PersistRequest
-	(*Persisted)(nil),                 // 31: raft.messages.v1.Persisted
-	(*PersistFailed)(nil),             // 32: raft.messages.v1.PersistFailed
-	(*FlushPersistence)(nil),          // 33: raft.messages.v1.FlushPersistence
-	(*RoleChanged)(nil),               // 34: raft.messages.v1.RoleChanged
-	(*LeaderContact)(nil),             // 35: raft.messages.v1.LeaderContact
-	(*ElectionTimerFired)(nil),        // 36: raft.messages.v1.ElectionTimerFired
-	(*ElectionTimeout)(nil),           // 37: raft.messages.v1.ElectionTimeout
-	(*StartCampaign)(nil),             // 38: raft.messages.v1.StartCampaign
-	(*CampaignWon)(nil),               // 39: raft.messages.v1.CampaignWon
-	(*LeaderTick)(nil),                // 40: raft.messages.v1.LeaderTick
-	(*StartReplication)(nil),          // 41: raft.messages.v1.StartReplication
-	(*StopReplication)(nil),           // 42: raft.messages.v1.StopReplication
-	(*NewEntries)(nil),                // 43: raft.messages.v1.NewEntries
-	(*FetchEntries)(nil),              // 44: raft.messages.v1.FetchEntries
-	(*FetchedEntries)(nil),            // 45: raft.messages.v1.FetchedEntries
-	(*ConfigurationChanged)(nil),      // 46: raft.messages.v1.ConfigurationChanged
-	(*ProgressUpdate)(nil),            // 47: raft.messages.v1.ProgressUpdate
-	(*QuorumCommitted)(nil),           // 48: raft.messages.v1.QuorumCommitted
-	(*PeerActivity)(nil),              // 49: raft.messages.v1.PeerActivity
-	(*QuorumLost)(nil),                // 50: raft.messages.v1.QuorumLost
-	(*ApplyEntries)(nil),              // 51: raft.messages.v1.ApplyEntries
-	(*AppliedUpTo)(nil),               // 52: raft.messages.v1.AppliedUpTo
+	(*ReadIndex)(nil),                 // 24: raft.messages.v1.ReadIndex
+	(*ReadIndexResult)(nil),           // 25: raft.messages.v1.ReadIndexResult
+	(*ReadCommitted)(nil),             // 26: raft.messages.v1.ReadCommitted
+	(*ReadCommittedResult)(nil),       // 27: raft.messages.v1.ReadCommittedResult
+	(*WatchCommits)(nil),              // 28: raft.messages.v1.WatchCommits
+	(*UnwatchCommits)(nil),            // 29: raft.messages.v1.UnwatchCommits
+	(*CommitNotice)(nil),              // 30: raft.messages.v1.CommitNotice
+	(*GetStatus)(nil),                 // 31: raft.messages.v1.GetStatus
+	(*Status)(nil),                    // 32: raft.messages.v1.Status
+	(*MemberStatus)(nil),              // 33: raft.messages.v1.MemberStatus
+	(*ForwardTimeout)(nil),            // 34: raft.messages.v1.ForwardTimeout
+	(*ChangeTimeout)(nil),             // 35: raft.messages.v1.ChangeTimeout
+	(*TransferTimeout)(nil),           // 36: raft.messages.v1.TransferTimeout
+	(*PersistRequest)(nil),            // 37: raft.messages.v1.PersistRequest
+	(*Persisted)(nil),                 // 38: raft.messages.v1.Persisted
+	(*PersistFailed)(nil),             // 39: raft.messages.v1.PersistFailed
+	(*FlushPersistence)(nil),          // 40: raft.messages.v1.FlushPersistence
+	(*RoleChanged)(nil),               // 41: raft.messages.v1.RoleChanged
+	(*LeaderContact)(nil),             // 42: raft.messages.v1.LeaderContact
+	(*ElectionTimerFired)(nil),        // 43: raft.messages.v1.ElectionTimerFired
+	(*ElectionTimeout)(nil),           // 44: raft.messages.v1.ElectionTimeout
+	(*StartCampaign)(nil),             // 45: raft.messages.v1.StartCampaign
+	(*CampaignWon)(nil),               // 46: raft.messages.v1.CampaignWon
+	(*LeaderTick)(nil),                // 47: raft.messages.v1.LeaderTick
+	(*StartReplication)(nil),          // 48: raft.messages.v1.StartReplication
+	(*StopReplication)(nil),           // 49: raft.messages.v1.StopReplication
+	(*NewEntries)(nil),                // 50: raft.messages.v1.NewEntries
+	(*FetchEntries)(nil),              // 51: raft.messages.v1.FetchEntries
+	(*FetchedEntries)(nil),            // 52: raft.messages.v1.FetchedEntries
+	(*ConfigurationChanged)(nil),      // 53: raft.messages.v1.ConfigurationChanged
+	(*ProgressUpdate)(nil),            // 54: raft.messages.v1.ProgressUpdate
+	(*QuorumCommitted)(nil),           // 55: raft.messages.v1.QuorumCommitted
+	(*PeerActivity)(nil),              // 56: raft.messages.v1.PeerActivity
+	(*QuorumLost)(nil),                // 57: raft.messages.v1.QuorumLost
+	(*ApplyEntries)(nil),              // 58: raft.messages.v1.ApplyEntries
+	(*AppliedUpTo)(nil),               // 59: raft.messages.v1.AppliedUpTo
 }
 var file_raft_proto_depIdxs = []int32{
 	0,  // 0: raft.messages.v1.Entry.type:type_name -> raft.messages.v1.EntryType
@@ -3799,34 +4237,42 @@ var file_raft_proto_depIdxs = []int32{
 	15, // 8: raft.messages.v1.ForwardResult.submit:type_name -> raft.messages.v1.SubmitResult
 	21, // 9: raft.messages.v1.ForwardResult.change:type_name -> raft.messages.v1.ChangeConfigurationResult
 	23, // 10: raft.messages.v1.ForwardResult.transfer:type_name -> raft.messages.v1.TransferLeadershipResult
-	6,  // 11: raft.messages.v1.Submit.reply_to:type_name -> raft.messages.v1.ActorRef
-	1,  // 12: raft.messages.v1.SubmitResult.code:type_name -> raft.messages.v1.ErrorCode
-	6,  // 13: raft.messages.v1.Subscribe.subscriber:type_name -> raft.messages.v1.ActorRef
-	6,  // 14: raft.messages.v1.Unsubscribe.subscriber:type_name -> raft.messages.v1.ActorRef
-	2,  // 15: raft.messages.v1.CommittedEntries.entries:type_name -> raft.messages.v1.Entry
-	6,  // 16: raft.messages.v1.CommittedAck.subscriber:type_name -> raft.messages.v1.ActorRef
-	3,  // 17: raft.messages.v1.ChangeConfiguration.members:type_name -> raft.messages.v1.Member
-	6,  // 18: raft.messages.v1.ChangeConfiguration.reply_to:type_name -> raft.messages.v1.ActorRef
-	4,  // 19: raft.messages.v1.ChangeConfigurationResult.config:type_name -> raft.messages.v1.Configuration
-	1,  // 20: raft.messages.v1.ChangeConfigurationResult.code:type_name -> raft.messages.v1.ErrorCode
-	6,  // 21: raft.messages.v1.TransferLeadership.reply_to:type_name -> raft.messages.v1.ActorRef
-	1,  // 22: raft.messages.v1.TransferLeadershipResult.code:type_name -> raft.messages.v1.ErrorCode
-	4,  // 23: raft.messages.v1.Status.config:type_name -> raft.messages.v1.Configuration
-	26, // 24: raft.messages.v1.Status.members:type_name -> raft.messages.v1.MemberStatus
-	5,  // 25: raft.messages.v1.PersistRequest.hard_state:type_name -> raft.messages.v1.HardState
-	2,  // 26: raft.messages.v1.PersistRequest.entries:type_name -> raft.messages.v1.Entry
-	4,  // 27: raft.messages.v1.StartCampaign.config:type_name -> raft.messages.v1.Configuration
-	4,  // 28: raft.messages.v1.StartReplication.config:type_name -> raft.messages.v1.Configuration
-	2,  // 29: raft.messages.v1.StartReplication.cached:type_name -> raft.messages.v1.Entry
-	2,  // 30: raft.messages.v1.NewEntries.entries:type_name -> raft.messages.v1.Entry
-	2,  // 31: raft.messages.v1.FetchedEntries.entries:type_name -> raft.messages.v1.Entry
-	4,  // 32: raft.messages.v1.ConfigurationChanged.config:type_name -> raft.messages.v1.Configuration
-	2,  // 33: raft.messages.v1.ApplyEntries.entries:type_name -> raft.messages.v1.Entry
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	25, // 11: raft.messages.v1.ForwardResult.read_index:type_name -> raft.messages.v1.ReadIndexResult
+	6,  // 12: raft.messages.v1.Submit.reply_to:type_name -> raft.messages.v1.ActorRef
+	1,  // 13: raft.messages.v1.SubmitResult.code:type_name -> raft.messages.v1.ErrorCode
+	6,  // 14: raft.messages.v1.Subscribe.subscriber:type_name -> raft.messages.v1.ActorRef
+	6,  // 15: raft.messages.v1.Unsubscribe.subscriber:type_name -> raft.messages.v1.ActorRef
+	2,  // 16: raft.messages.v1.CommittedEntries.entries:type_name -> raft.messages.v1.Entry
+	6,  // 17: raft.messages.v1.CommittedAck.subscriber:type_name -> raft.messages.v1.ActorRef
+	3,  // 18: raft.messages.v1.ChangeConfiguration.members:type_name -> raft.messages.v1.Member
+	6,  // 19: raft.messages.v1.ChangeConfiguration.reply_to:type_name -> raft.messages.v1.ActorRef
+	4,  // 20: raft.messages.v1.ChangeConfigurationResult.config:type_name -> raft.messages.v1.Configuration
+	1,  // 21: raft.messages.v1.ChangeConfigurationResult.code:type_name -> raft.messages.v1.ErrorCode
+	6,  // 22: raft.messages.v1.TransferLeadership.reply_to:type_name -> raft.messages.v1.ActorRef
+	1,  // 23: raft.messages.v1.TransferLeadershipResult.code:type_name -> raft.messages.v1.ErrorCode
+	6,  // 24: raft.messages.v1.ReadIndex.reply_to:type_name -> raft.messages.v1.ActorRef
+	1,  // 25: raft.messages.v1.ReadIndexResult.code:type_name -> raft.messages.v1.ErrorCode
+	6,  // 26: raft.messages.v1.ReadCommitted.reply_to:type_name -> raft.messages.v1.ActorRef
+	2,  // 27: raft.messages.v1.ReadCommittedResult.entries:type_name -> raft.messages.v1.Entry
+	1,  // 28: raft.messages.v1.ReadCommittedResult.code:type_name -> raft.messages.v1.ErrorCode
+	6,  // 29: raft.messages.v1.WatchCommits.watcher:type_name -> raft.messages.v1.ActorRef
+	6,  // 30: raft.messages.v1.UnwatchCommits.watcher:type_name -> raft.messages.v1.ActorRef
+	4,  // 31: raft.messages.v1.Status.config:type_name -> raft.messages.v1.Configuration
+	33, // 32: raft.messages.v1.Status.members:type_name -> raft.messages.v1.MemberStatus
+	5,  // 33: raft.messages.v1.PersistRequest.hard_state:type_name -> raft.messages.v1.HardState
+	2,  // 34: raft.messages.v1.PersistRequest.entries:type_name -> raft.messages.v1.Entry
+	4,  // 35: raft.messages.v1.StartCampaign.config:type_name -> raft.messages.v1.Configuration
+	4,  // 36: raft.messages.v1.StartReplication.config:type_name -> raft.messages.v1.Configuration
+	2,  // 37: raft.messages.v1.StartReplication.cached:type_name -> raft.messages.v1.Entry
+	2,  // 38: raft.messages.v1.NewEntries.entries:type_name -> raft.messages.v1.Entry
+	2,  // 39: raft.messages.v1.FetchedEntries.entries:type_name -> raft.messages.v1.Entry
+	4,  // 40: raft.messages.v1.ConfigurationChanged.config:type_name -> raft.messages.v1.Configuration
+	2,  // 41: raft.messages.v1.ApplyEntries.entries:type_name -> raft.messages.v1.Entry
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_raft_proto_init() }
@@ -3840,7 +4286,7 @@ func file_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_raft_proto_rawDesc), len(file_raft_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   51,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
