@@ -652,7 +652,7 @@ func (n *nodeLogic) status() *messages.Status {
 	st := &messages.Status{
 		Id: n.s.id, Role: n.role.String(), Term: n.term, LeaderId: n.leaderID,
 		CommitIndex: n.commitIndex, AppliedIndex: n.appliedIndex, LastLogIndex: n.log.lastIndex(),
-		Config: cfg, Vote: n.vote, DurableIndex: n.durableIndex,
+		Config: cfg, ConfigIndex: n.configIndex, Vote: n.vote, DurableIndex: n.durableIndex,
 		DroppedForeignCluster: n.droppedForeign, DroppedInvalid: n.droppedInvalid,
 	}
 	if !n.isVoter() && n.role != roleLeader {

@@ -2159,6 +2159,7 @@ type Status struct {
 	DroppedForeignCluster uint64                 `protobuf:"varint,12,opt,name=dropped_foreign_cluster,json=droppedForeignCluster,proto3" json:"dropped_foreign_cluster,omitempty"` // peer messages dropped because of another cluster id
 	DroppedInvalid        uint64                 `protobuf:"varint,13,opt,name=dropped_invalid,json=droppedInvalid,proto3" json:"dropped_invalid,omitempty"`                        // messages dropped as unknown or malformed
 	Members               []*MemberStatus        `protobuf:"bytes,14,rep,name=members,proto3" json:"members,omitempty"`                                                             // every member of the configuration, and learners
+	ConfigIndex           uint64                 `protobuf:"varint,15,opt,name=config_index,json=configIndex,proto3" json:"config_index,omitempty"`                                 // index of the configuration entry in force (0: bootstrap)
 	unknownFields         protoimpl.UnknownFields
 	sizeCache             protoimpl.SizeCache
 }
@@ -2289,6 +2290,13 @@ func (x *Status) GetMembers() []*MemberStatus {
 		return x.Members
 	}
 	return nil
+}
+
+func (x *Status) GetConfigIndex() uint64 {
+	if x != nil {
+		return x.ConfigIndex
+	}
+	return 0
 }
 
 // MemberStatus describes one member as the node sees it.
@@ -4010,7 +4018,7 @@ const file_raft_proto_rawDesc = "" +
 	"\awatcher\x18\x01 \x01(\v2\x1a.raft.messages.v1.ActorRefR\awatcher\"1\n" +
 	"\fCommitNotice\x12!\n" +
 	"\fcommit_index\x18\x01 \x01(\x04R\vcommitIndex\"\v\n" +
-	"\tGetStatus\"\xff\x03\n" +
+	"\tGetStatus\"\xa2\x04\n" +
 	"\x06Status\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x12\n" +
@@ -4026,7 +4034,8 @@ const file_raft_proto_rawDesc = "" +
 	"\rdurable_index\x18\v \x01(\x04R\fdurableIndex\x126\n" +
 	"\x17dropped_foreign_cluster\x18\f \x01(\x04R\x15droppedForeignCluster\x12'\n" +
 	"\x0fdropped_invalid\x18\r \x01(\x04R\x0edroppedInvalid\x128\n" +
-	"\amembers\x18\x0e \x03(\v2\x1e.raft.messages.v1.MemberStatusR\amembers\"m\n" +
+	"\amembers\x18\x0e \x03(\v2\x1e.raft.messages.v1.MemberStatusR\amembers\x12!\n" +
+	"\fconfig_index\x18\x0f \x01(\x04R\vconfigIndex\"m\n" +
 	"\fMemberStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
