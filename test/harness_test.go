@@ -7,6 +7,8 @@ package test
 import (
 	"fmt"
 	"net"
+	"slices"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +33,7 @@ type node struct {
 	id       uint64
 	address  string
 	dir      string
+	spare    bool // started without Bootstrap: waits to be added by a configuration change
 	endpoint *remote.Endpoint
 	pid      *actor.PID
 
@@ -78,6 +81,9 @@ func (c *cluster) config(n *node) actors.Config {
 		ID: n.id, ClusterID: clusterID, Address: n.address, DataDir: n.dir, Bootstrap: c.members,
 		ElectionTimeout: testElectionTimeout, HeartbeatInterval: testHeartbeatInterval,
 		MaxCommandBytes: 64 << 10, Faults: c.faults,
+	}
+	if n.spare {
+		cfg.Bootstrap = nil
 	}
 	if c.tweak != nil {
 		c.tweak(&cfg)
@@ -205,14 +211,98 @@ func (c *cluster) leaderAmong(ids []uint64) uint64 {
 	return best
 }
 
+// live returns the running nodes that are voters (or, not knowing any configuration yet,
+// bootstrapped ones): the nodes a leader must be agreed on by.
 func (c *cluster) live() []uint64 {
 	var ids []uint64
-	for _, m := range c.members {
-		if c.alive(m.Id) {
-			ids = append(ids, m.Id)
+	for id := uint64(1); id <= uint64(len(c.nodes)); id++ {
+		if !c.alive(id) {
+			continue
 		}
+		if st, err := c.status(id); err == nil && st.Role == "learner" {
+			continue
+		}
+		ids = append(ids, id)
 	}
 	return ids
+}
+
+// addSpares starts n more nodes with empty stores and no bootstrap configuration: they
+// wait to be added by a configuration change. It returns their ids.
+func (c *cluster) addSpares(n int) []uint64 {
+	var ids []uint64
+	for i := 0; i < n; i++ {
+		id := uint64(len(c.nodes) + 1)
+		c.nodes[id] = &node{id: id, address: freeAddress(c.t), dir: c.t.TempDir(), spare: true}
+		c.start(id)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// memberList names the given nodes as configuration members.
+func (c *cluster) memberList(ids ...uint64) []*messages.Member {
+	var out []*messages.Member
+	for _, id := range ids {
+		out = append(out, &messages.Member{Id: id, Address: c.nodes[id].address})
+	}
+	return out
+}
+
+// changeConfig asks node id to move the cluster to members and waits for the answer.
+func (c *cluster) changeConfig(id uint64, members []*messages.Member, timeout time.Duration) *messages.ChangeConfigurationResult {
+	n := c.nodes[id]
+	n.mu.Lock()
+	ep, pid := n.endpoint, n.pid
+	n.mu.Unlock()
+	if ep == nil {
+		return &messages.ChangeConfigurationResult{Code: messages.ErrorCode_ERROR_CODE_UNAVAILABLE, Error: "node down"}
+	}
+	res, err := ep.System.Root.RequestFuture(pid, &messages.ChangeConfiguration{Members: members}, timeout).Result()
+	if err != nil {
+		return &messages.ChangeConfigurationResult{Code: messages.ErrorCode_ERROR_CODE_TIMEOUT, Error: err.Error()}
+	}
+	return res.(*messages.ChangeConfigurationResult)
+}
+
+// voterIDs lists the ids of a member list.
+func voterIDs(ms []*messages.Member) []uint64 {
+	var ids []uint64
+	for _, m := range ms {
+		ids = append(ids, m.Id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// waitConfig waits until every given node holds exactly the voters want, out of joint consensus.
+func (c *cluster) waitConfig(ids []uint64, want []uint64, timeout time.Duration) {
+	c.t.Helper()
+	require.Eventually(c.t, func() bool {
+		for _, id := range ids {
+			st, err := c.status(id)
+			if err != nil || len(st.Config.GetOldVoters()) > 0 || !slices.Equal(voterIDs(st.Config.GetVoters()), want) {
+				return false
+			}
+		}
+		return true
+	}, timeout, 20*time.Millisecond, "nodes %v did not reach configuration %v: %s", ids, want, c.describe())
+}
+
+// describe summarises every live node's status for failure messages.
+func (c *cluster) describe() string {
+	out := ""
+	for id := uint64(1); id <= uint64(len(c.nodes)); id++ {
+		st, err := c.status(id)
+		if err != nil {
+			out += fmt.Sprintf("\n  node %d: %v", id, err)
+			continue
+		}
+		out += fmt.Sprintf("\n  node %d: %s term %d leader %d last %d commit %d config@%d voters %v old %v learners %v",
+			id, st.Role, st.Term, st.LeaderId, st.LastLogIndex, st.CommitIndex, st.ConfigIndex,
+			voterIDs(st.Config.GetVoters()), voterIDs(st.Config.GetOldVoters()), voterIDs(st.Config.GetLearners()))
+	}
+	return out
 }
 
 // waitLeader waits until a majority of the given nodes (all live ones by default) follow one leader.
