@@ -112,6 +112,11 @@ func newNodeLogic(s settings, st storage.State, entries []*messages.Entry) *node
 	}
 	n.log.append(entries...)
 	n.durableIndex = n.log.lastIndex()
+	// Request ids of forwarded requests must never repeat across restarts, or a leader's
+	// late answer to a request of the previous incarnation would be taken for the answer to
+	// a new one (the simulator found this: seed 614). Starting from the clock makes them
+	// increase across restarts.
+	n.nextRequestID = uint64(s.clock.Now().UnixNano())
 	n.config, n.configIndex = n.configInLog()
 	return n
 }

@@ -319,3 +319,24 @@ func TestReadCommittedAndWatchers(t *testing.T) {
 	res = sent[*messages.ReadCommittedResult](n.drain())
 	require.Equal(t, messages.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, res[0].Code)
 }
+
+// Request ids of forwarded requests never repeat across a restart, so a late answer to the
+// previous incarnation's request cannot be taken for the answer to a new one.
+func TestForwardRequestIDsSurviveRestart(t *testing.T) {
+	first, clock := newTestNode(t, 1, 0, 1)
+	forwardOne := func(n *nodeLogic) uint64 {
+		n.handle(&messages.AppendEntries{ClusterId: "c", From: 2, To: 1, Term: 1, PrevLogIndex: 1, PrevLogTerm: 1})
+		n.drain()
+		n.handle(&messages.Submit{Command: []byte("x"), ReplyTo: &messages.ActorRef{Id: "client"}})
+		fwd := sent[*messages.ForwardRequest](n.drain())
+		require.Len(t, fwd, 1)
+		return fwd[0].RequestId
+	}
+	before := forwardOne(first)
+	clock.now = clock.now.Add(time.Second) // the restart happens later
+	st := storage.State{HardState: &messages.HardState{Term: 1}, Config: &messages.Configuration{Voters: threeMembers}, FirstIndex: 1, LastIndex: 1}
+	restarted := newNodeLogic(testSettings(1, clock), st, []*messages.Entry{{Index: 1, Term: 1, Type: messages.EntryType_ENTRY_TYPE_COMMAND, Data: []byte{0}}})
+	restarted.start()
+	restarted.drain()
+	require.Greater(t, forwardOne(restarted), before)
+}
