@@ -26,13 +26,14 @@
 // application's state machine would.
 //
 // test/compare/compare.sh runs this command alternately with the same workload against
-// hashicorp/raft (test/compare/hashicorp); workload.go is shared byte for byte.
+// hashicorp/raft (test/compare/hashicorp); the workload package is shared.
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/raftsidecar/raft/cmd/raftbench/workload"
 	"log/slog"
 	"net"
 	"os"
@@ -50,12 +51,12 @@ import (
 const clusterID = "raftbench"
 
 func main() {
-	o := parseOptions()
+	o := workload.ParseOptions()
 	r, err := run(o)
 	if err != nil {
-		fail(err)
+		workload.Fail(err)
 	}
-	printReport(r)
+	workload.PrintReport(r)
 }
 
 // node is one cluster member and the consumer of its committed commands.
@@ -68,13 +69,13 @@ type node struct {
 	applied atomic.Int64 // bytes of committed commands delivered by Run
 }
 
-func run(o options) (report, error) {
+func run(o workload.Options) (workload.Report, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	base, err := os.MkdirTemp("", "raftbench-")
 	if err != nil {
-		return report{}, err
+		return workload.Report{}, err
 	}
 	defer os.RemoveAll(base)
 
@@ -83,12 +84,12 @@ func run(o options) (report, error) {
 	var level slog.LevelVar
 	level.Set(slog.LevelError)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &level}))
-	nodes := make([]*node, o.nodes)
+	nodes := make([]*node, o.Nodes)
 	var bootstrap []*messages.Member
 	for i := range nodes {
 		addr, err := freeAddress()
 		if err != nil {
-			return report{}, err
+			return workload.Report{}, err
 		}
 		nodes[i] = &node{id: uint64(i + 1), address: addr}
 		bootstrap = append(bootstrap, &messages.Member{Id: nodes[i].id, Address: addr})
@@ -105,32 +106,32 @@ func run(o options) (report, error) {
 			ClusterID: clusterID,
 			Address:   n.address,
 			DataDir:   filepath.Join(base, fmt.Sprintf("node-%d", n.id)),
-			NoSync:    !o.durable,
+			NoSync:    !o.Durable,
 			Bootstrap: bootstrap,
 			Logger:    logger,
 		})
 		if err != nil {
-			return report{}, fmt.Errorf("start node %d: %w", n.id, err)
+			return workload.Report{}, fmt.Errorf("start node %d: %w", n.id, err)
 		}
 		n.start(srv)
 	}
-	logf("started %d nodes under %s (durable=%v)", o.nodes, base, o.durable)
+	workload.Logf("started %d nodes under %s (durable=%v)", o.Nodes, base, o.Durable)
 
 	leader, err := waitForLeader(ctx, nodes, 15*time.Second)
 	if err != nil {
-		return report{}, err
+		return workload.Report{}, err
 	}
-	logf("node %d (%s) is the leader; %d clients, %d-byte commands, %v warm-up + %v", leader.id, leader.address, o.clients, o.size, warmup, o.duration)
+	workload.Logf("node %d (%s) is the leader; %d clients, %d-byte commands, %v warm-up + %v", leader.id, leader.address, o.Clients, o.Size, workload.Warmup, o.Duration)
 
-	r, err := runWorkload(ctx, "raftsidecar", o, func(ctx context.Context, cmd []byte) error {
+	r, err := workload.Run(ctx, "raftsidecar", o, func(ctx context.Context, cmd []byte) error {
 		_, _, err := leader.server.Submit(ctx, cmd)
 		return err
 	})
 	if err != nil {
-		return report{}, err
+		return workload.Report{}, err
 	}
 	for _, n := range nodes {
-		logf("node %d applied %d bytes", n.id, n.applied.Load())
+		workload.Logf("node %d applied %d bytes", n.id, n.applied.Load())
 	}
 	return r, nil
 }
@@ -163,7 +164,7 @@ func (n *node) close() {
 	n.cancel()
 	n.done.Wait()
 	if err := n.server.Close(); err != nil {
-		logf("close node %d: %v", n.id, err)
+		workload.Logf("close node %d: %v", n.id, err)
 	}
 	n.server = nil
 }

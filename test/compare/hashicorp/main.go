@@ -1,6 +1,6 @@
 // Command hashicorp runs raftbench's workload against hashicorp/raft, for comparison: the
-// same flags, the same client loop and measurement (workload.go is a byte-for-byte copy of
-// cmd/raftbench/workload.go) and the same JSON line, with "system":"hashicorp-raft".
+// same flags, the same client loop and measurement (the cmd/raftbench/workload package) and
+// the same JSON line, with "system":"hashicorp-raft".
 //
 //	go run ./hashicorp -clients 64 -duration 10s   # from test/compare
 //
@@ -21,6 +21,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/raftsidecar/raft/cmd/raftbench/workload"
 	"io"
 	"os"
 	"os/signal"
@@ -40,12 +41,12 @@ const (
 )
 
 func main() {
-	o := parseOptions()
+	o := workload.ParseOptions()
 	r, err := run(o)
 	if err != nil {
-		fail(err)
+		workload.Fail(err)
 	}
-	printReport(r)
+	workload.PrintReport(r)
 }
 
 // node is one cluster member.
@@ -57,21 +58,21 @@ type node struct {
 	fsm       *countingFSM
 }
 
-func run(o options) (report, error) {
+func run(o workload.Options) (workload.Report, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	base, err := os.MkdirTemp("", "raftbench-hashicorp-")
 	if err != nil {
-		return report{}, err
+		return workload.Report{}, err
 	}
 	defer os.RemoveAll(base)
 
 	// Errors go to stderr while the cluster runs; at shutdown the level is raised, as
-	// nodes then report failed connections to peers that are already gone.
+	// nodes then workload.Report failed connections to peers that are already gone.
 	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Error, Output: os.Stderr})
 
-	nodes := make([]*node, o.nodes)
+	nodes := make([]*node, o.Nodes)
 	defer func() {
 		logger.SetLevel(hclog.Off)
 		for _, n := range nodes {
@@ -87,35 +88,35 @@ func run(o options) (report, error) {
 		// Port 0: the transport listens on a free port and advertises the real address.
 		n.transport, err = raft.NewTCPTransportWithLogger("127.0.0.1:0", nil, 3, 10*time.Second, logger)
 		if err != nil {
-			return report{}, fmt.Errorf("node %s: transport: %w", n.id, err)
+			return workload.Report{}, fmt.Errorf("node %s: transport: %w", n.id, err)
 		}
 		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: n.id, Address: n.transport.LocalAddr()})
 	}
 	for _, n := range nodes {
-		if err := n.start(filepath.Join(base, "node-"+string(n.id)), o.durable, logger, servers); err != nil {
-			return report{}, fmt.Errorf("node %s: %w", n.id, err)
+		if err := n.start(filepath.Join(base, "node-"+string(n.id)), o.Durable, logger, servers); err != nil {
+			return workload.Report{}, fmt.Errorf("node %s: %w", n.id, err)
 		}
 	}
-	logf("started %d nodes under %s (durable=%v)", o.nodes, base, o.durable)
+	workload.Logf("started %d nodes under %s (durable=%v)", o.Nodes, base, o.Durable)
 
 	leader, err := waitForLeader(ctx, nodes, 15*time.Second)
 	if err != nil {
-		return report{}, err
+		return workload.Report{}, err
 	}
-	logf("node %s (%s) is the leader; %d clients, %d-byte commands, %v warm-up + %v", leader.id, leader.transport.LocalAddr(), o.clients, o.size, warmup, o.duration)
+	workload.Logf("node %s (%s) is the leader; %d clients, %d-byte commands, %v warm-up + %v", leader.id, leader.transport.LocalAddr(), o.Clients, o.Size, workload.Warmup, o.Duration)
 
-	r, err := runWorkload(ctx, "hashicorp-raft", o, func(ctx context.Context, cmd []byte) error {
-		timeout := opTimeout
+	r, err := workload.Run(ctx, "hashicorp-raft", o, func(ctx context.Context, cmd []byte) error {
+		timeout := workload.OpTimeout
 		if d, ok := ctx.Deadline(); ok {
 			timeout = time.Until(d)
 		}
 		return leader.raft.Apply(cmd, timeout).Error()
 	})
 	if err != nil {
-		return report{}, err
+		return workload.Report{}, err
 	}
 	for _, n := range nodes {
-		logf("node %s applied %d bytes", n.id, n.fsm.applied.Load())
+		workload.Logf("node %s applied %d bytes", n.id, n.fsm.applied.Load())
 	}
 	return r, nil
 }
@@ -162,7 +163,7 @@ func (n *node) start(dir string, durable bool, logger hclog.Logger, servers []ra
 func (n *node) close() {
 	if n.raft != nil {
 		if err := n.raft.Shutdown().Error(); err != nil {
-			logf("shutdown node %s: %v", n.id, err)
+			workload.Logf("shutdown node %s: %v", n.id, err)
 		}
 	}
 	if n.transport != nil {

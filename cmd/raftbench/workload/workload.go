@@ -1,9 +1,7 @@
-// The workload and its measurement. This file is kept byte-identical in
-// cmd/raftbench/workload.go and test/compare/hashicorp/workload.go so that both systems
-// are driven and measured by the same code; test/compare/compare.sh refuses to run when
-// the two copies differ. Only the cluster setup (main.go) differs between the commands.
-
-package main
+// Package workload drives and measures a replicated log the same way for every system
+// compared: cmd/raftbench (this library) and test/compare/hashicorp (hashicorp/raft) differ
+// only in how they set up their cluster and submit one command.
+package workload
 
 import (
 	"context"
@@ -20,45 +18,46 @@ import (
 	"time"
 )
 
-// warmup runs before the counted window and is not measured.
-const warmup = time.Second
+// Warmup runs before the counted window and is not measured.
+const Warmup = time.Second
 
-// opTimeout bounds one Submit/Apply.
-const opTimeout = 10 * time.Second
+// OpTimeout bounds one Submit/Apply.
+const OpTimeout = 10 * time.Second
 
-// options are the command-line flags shared by both commands.
-type options struct {
-	nodes      int
-	clients    int
-	size       int
-	duration   time.Duration
-	durable    bool
-	cpuprofile string
+// Options are the command-line flags shared by both commands.
+type Options struct {
+	Nodes      int
+	Clients    int
+	Size       int
+	Duration   time.Duration
+	Durable    bool
+	CPUProfile string
 }
 
-func parseOptions() options {
-	var o options
-	flag.IntVar(&o.nodes, "nodes", 3, "cluster size (voters, all in this process)")
-	flag.IntVar(&o.clients, "clients", 64, "concurrent client goroutines, each with one command in flight")
-	flag.IntVar(&o.size, "size", 128, "command size in bytes")
-	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of the counted window (after a 1s warm-up)")
-	flag.BoolVar(&o.durable, "durable", true, "fsync log writes (false: same code path without fsync)")
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the counted window to this file")
+// ParseOptions reads the flags both commands share, exiting on bad input.
+func ParseOptions() Options {
+	var o Options
+	flag.IntVar(&o.Nodes, "nodes", 3, "cluster size (voters, all in this process)")
+	flag.IntVar(&o.Clients, "clients", 64, "concurrent client goroutines, each with one command in flight")
+	flag.IntVar(&o.Size, "size", 128, "command size in bytes")
+	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "length of the counted window (after a 1s warm-up)")
+	flag.BoolVar(&o.Durable, "durable", true, "fsync log writes (false: same code path without fsync)")
+	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the counted window to this file")
 	flag.Parse()
 	if flag.NArg() > 0 {
-		fail(fmt.Errorf("unexpected arguments: %v", flag.Args()))
+		Fail(fmt.Errorf("unexpected arguments: %v", flag.Args()))
 	}
-	if o.nodes < 1 || o.clients < 1 || o.size < 1 || o.duration <= 0 {
-		fail(errors.New("-nodes, -clients, -size and -duration must be positive"))
+	if o.Nodes < 1 || o.Clients < 1 || o.Size < 1 || o.Duration <= 0 {
+		Fail(errors.New("-nodes, -clients, -size and -duration must be positive"))
 	}
 	return o
 }
 
-// submitFunc replicates one command and returns once it is committed.
-type submitFunc func(ctx context.Context, cmd []byte) error
+// SubmitFunc replicates one command and returns once it is committed.
+type SubmitFunc func(ctx context.Context, cmd []byte) error
 
-// report is the JSON line printed last on stdout.
-type report struct {
+// Report is the JSON line printed last on stdout.
+type Report struct {
 	System      string  `json:"system"`
 	Nodes       int     `json:"nodes"`
 	Clients     int     `json:"clients"`
@@ -84,20 +83,20 @@ type clientStats struct {
 	firstErr     error
 }
 
-// runWorkload runs o.clients goroutines calling submit in a loop: a warm-up of 1s, then the
-// counted window of o.duration. Only ops that start and finish inside the window are
+// Run runs o.Clients goroutines calling submit in a loop: a warm-up of 1s, then the
+// counted window of o.Duration. Only ops that start and finish inside the window are
 // counted. CPU time (getrusage, whole process) and the optional CPU profile cover exactly
 // the window.
-func runWorkload(ctx context.Context, system string, o options, submit submitFunc) (report, error) {
+func Run(ctx context.Context, system string, o Options, submit SubmitFunc) (Report, error) {
 	start := time.Now()
-	windowStart := start.Add(warmup)
-	windowEnd := windowStart.Add(o.duration)
+	windowStart := start.Add(Warmup)
+	windowEnd := windowStart.Add(o.Duration)
 
-	stats := make([]clientStats, o.clients)
+	stats := make([]clientStats, o.Clients)
 	perClient := 1 << 12
 	var wg sync.WaitGroup
 	for i := range stats {
-		cmd := make([]byte, o.size)
+		cmd := make([]byte, o.Size)
 		_, _ = rand.Read(cmd) // incompressible; never modified after this
 		s := &stats[i]
 		s.latencies = make([]time.Duration, 0, perClient)
@@ -109,7 +108,7 @@ func runWorkload(ctx context.Context, system string, o options, submit submitFun
 				if !t0.Before(windowEnd) {
 					return
 				}
-				opCtx, cancel := context.WithTimeout(ctx, opTimeout)
+				opCtx, cancel := context.WithTimeout(ctx, OpTimeout)
 				err := submit(opCtx, cmd)
 				cancel()
 				t1 := time.Now()
@@ -138,17 +137,17 @@ func runWorkload(ctx context.Context, system string, o options, submit submitFun
 	var before, after syscall.Rusage
 	sleepUntil(ctx, windowStart)
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &before); err != nil {
-		return report{}, fmt.Errorf("getrusage: %w", err)
+		return Report{}, fmt.Errorf("getrusage: %w", err)
 	}
 	var prof *os.File
-	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
 		if err != nil {
-			return report{}, err
+			return Report{}, err
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
 			f.Close()
-			return report{}, err
+			return Report{}, err
 		}
 		prof = f
 	}
@@ -156,16 +155,16 @@ func runWorkload(ctx context.Context, system string, o options, submit submitFun
 	if prof != nil {
 		pprof.StopCPUProfile()
 		if err := prof.Close(); err != nil {
-			return report{}, err
+			return Report{}, err
 		}
 	}
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &after); err != nil {
-		return report{}, fmt.Errorf("getrusage: %w", err)
+		return Report{}, fmt.Errorf("getrusage: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return report{}, fmt.Errorf("interrupted: %w", err)
+		return Report{}, fmt.Errorf("interrupted: %w", err)
 	}
-	logf("window over; waiting for in-flight ops")
+	Logf("window over; waiting for in-flight ops")
 	wg.Wait()
 
 	var all []time.Duration
@@ -176,24 +175,24 @@ func runWorkload(ctx context.Context, system string, o options, submit submitFun
 		errCount += s.errors
 		warmupErrs += s.warmupErrors
 		if s.firstErr != nil {
-			logf("client %d: %d failed ops in the window, %d in the warm-up; first error: %v", i, s.errors, s.warmupErrors, s.firstErr)
+			Logf("client %d: %d failed ops in the window, %d in the warm-up; first error: %v", i, s.errors, s.warmupErrors, s.firstErr)
 		}
 	}
 	if errCount+warmupErrs > 0 {
-		logf("ERRORS: %d failed ops in the window, %d in the warm-up", errCount, warmupErrs)
+		Logf("ERRORS: %d failed ops in the window, %d in the warm-up", errCount, warmupErrs)
 	}
 	slices.Sort(all)
 
 	cpu := tvDuration(after.Utime) + tvDuration(after.Stime) - tvDuration(before.Utime) - tvDuration(before.Stime)
-	r := report{
+	r := Report{
 		System:    system,
-		Nodes:     o.nodes,
-		Clients:   o.clients,
-		Size:      o.size,
-		Durable:   o.durable,
-		DurationS: o.duration.Seconds(),
+		Nodes:     o.Nodes,
+		Clients:   o.Clients,
+		Size:      o.Size,
+		Durable:   o.Durable,
+		DurationS: o.Duration.Seconds(),
 		Ops:       len(all),
-		OpsPerSec: round(float64(len(all))/o.duration.Seconds(), 1),
+		OpsPerSec: round(float64(len(all))/o.Duration.Seconds(), 1),
 		P50Ms:     ms(percentile(all, 0.50)),
 		P90Ms:     ms(percentile(all, 0.90)),
 		P99Ms:     ms(percentile(all, 0.99)),
@@ -204,7 +203,7 @@ func runWorkload(ctx context.Context, system string, o options, submit submitFun
 	if len(all) > 0 {
 		r.CPUMsPerKop = round(float64(cpu)/float64(time.Millisecond)/(float64(len(all))/1000), 2)
 	}
-	logf("%d ops in %v: %.0f ops/s, p50 %.2fms p99 %.2fms, CPU %v", r.Ops, o.duration, r.OpsPerSec, r.P50Ms, r.P99Ms, cpu.Round(time.Millisecond))
+	Logf("%d ops in %v: %.0f ops/s, p50 %.2fms p99 %.2fms, CPU %v", r.Ops, o.Duration, r.OpsPerSec, r.P50Ms, r.P99Ms, cpu.Round(time.Millisecond))
 	return r, nil
 }
 
@@ -244,20 +243,20 @@ func sleepUntil(ctx context.Context, t time.Time) {
 	}
 }
 
-// printReport writes the JSON line; call it last, after every node is closed.
-func printReport(r report) {
+// PrintReport writes the JSON line; call it last, after every node is closed.
+func PrintReport(r Report) {
 	b, err := json.Marshal(r)
 	if err != nil {
-		fail(err)
+		Fail(err)
 	}
 	fmt.Println(string(b))
 }
 
-func logf(format string, args ...any) {
+func Logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
 }
 
-func fail(err error) {
+func Fail(err error) {
 	fmt.Fprintln(os.Stderr, "error:", err)
 	os.Exit(1)
 }
