@@ -94,6 +94,8 @@ type nodeLogic struct {
 	nextOpID uint64
 
 	// Counters for Status.
+	persistBatches uint64
+	persistEntries uint64
 	droppedForeign uint64
 	droppedInvalid uint64
 }
@@ -659,6 +661,7 @@ func (n *nodeLogic) status() *messages.Status {
 		CommitIndex: n.commitIndex, AppliedIndex: n.appliedIndex, LastLogIndex: n.log.lastIndex(),
 		Config: cfg, ConfigIndex: n.configIndex, Vote: n.vote, DurableIndex: n.durableIndex,
 		DroppedForeignCluster: n.droppedForeign, DroppedInvalid: n.droppedInvalid,
+		PersistBatches: n.persistBatches, PersistEntries: n.persistEntries,
 	}
 	if !n.isVoter() && n.role != roleLeader {
 		st.Role = "learner"
@@ -718,6 +721,8 @@ func (n *nodeLogic) onPersisted(m *messages.Persisted) {
 		return
 	}
 	n.doneSeq = m.Seq
+	n.persistBatches++
+	n.persistEntries += m.Entries
 	i := 0
 	for ; i < len(n.marks) && n.marks[i].seq <= m.Seq; i++ {
 		n.durableIndex = n.marks[i].lastIndex

@@ -17,7 +17,7 @@ type persistenceLogic struct {
 	scheduled bool
 	failed    bool
 
-	// batches and entries written, for benchmarks and tests.
+	// batches and entries written, for tests.
 	batches uint64
 	entries uint64
 }
@@ -56,7 +56,7 @@ func (p *persistenceLogic) flush() {
 	}
 	p.batches++
 	p.entries += uint64(len(batch.Entries))
-	p.send(toNode, &messages.Persisted{Seq: last})
+	p.send(toNode, &messages.Persisted{Seq: last, Entries: uint64(len(batch.Entries))})
 }
 
 // mergeRequests folds requests, in order, into one batch with the same effect: the newest

@@ -30,7 +30,7 @@ func TestPersistenceGroupCommit(t *testing.T) {
 	p.handle(&messages.FlushPersistence{})
 	outs = p.drain()
 	require.Len(t, outs, 1)
-	require.Equal(t, &messages.Persisted{Seq: 3}, outs[0].msg)
+	require.Equal(t, &messages.Persisted{Seq: 3, Entries: 3}, outs[0].msg)
 	require.Equal(t, uint64(1), p.batches)
 	st, err := store.Load()
 	require.NoError(t, err)

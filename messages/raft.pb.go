@@ -2160,6 +2160,8 @@ type Status struct {
 	DroppedInvalid        uint64                 `protobuf:"varint,13,opt,name=dropped_invalid,json=droppedInvalid,proto3" json:"dropped_invalid,omitempty"`                        // messages dropped as unknown or malformed
 	Members               []*MemberStatus        `protobuf:"bytes,14,rep,name=members,proto3" json:"members,omitempty"`                                                             // every member of the configuration, and learners
 	ConfigIndex           uint64                 `protobuf:"varint,15,opt,name=config_index,json=configIndex,proto3" json:"config_index,omitempty"`                                 // index of the configuration entry in force (0: bootstrap)
+	PersistBatches        uint64                 `protobuf:"varint,16,opt,name=persist_batches,json=persistBatches,proto3" json:"persist_batches,omitempty"`                        // synced batches written since start
+	PersistEntries        uint64                 `protobuf:"varint,17,opt,name=persist_entries,json=persistEntries,proto3" json:"persist_entries,omitempty"`                        // entries written in them
 	unknownFields         protoimpl.UnknownFields
 	sizeCache             protoimpl.SizeCache
 }
@@ -2295,6 +2297,20 @@ func (x *Status) GetMembers() []*MemberStatus {
 func (x *Status) GetConfigIndex() uint64 {
 	if x != nil {
 		return x.ConfigIndex
+	}
+	return 0
+}
+
+func (x *Status) GetPersistBatches() uint64 {
+	if x != nil {
+		return x.PersistBatches
+	}
+	return 0
+}
+
+func (x *Status) GetPersistEntries() uint64 {
+	if x != nil {
+		return x.PersistEntries
 	}
 	return 0
 }
@@ -2579,6 +2595,7 @@ func (x *PersistRequest) GetEntries() []*Entry {
 type Persisted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Entries       uint64                 `protobuf:"varint,2,opt,name=entries,proto3" json:"entries,omitempty"` // entries the batch wrote
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2616,6 +2633,13 @@ func (*Persisted) Descriptor() ([]byte, []int) {
 func (x *Persisted) GetSeq() uint64 {
 	if x != nil {
 		return x.Seq
+	}
+	return 0
+}
+
+func (x *Persisted) GetEntries() uint64 {
+	if x != nil {
+		return x.Entries
 	}
 	return 0
 }
@@ -4018,7 +4042,7 @@ const file_raft_proto_rawDesc = "" +
 	"\awatcher\x18\x01 \x01(\v2\x1a.raft.messages.v1.ActorRefR\awatcher\"1\n" +
 	"\fCommitNotice\x12!\n" +
 	"\fcommit_index\x18\x01 \x01(\x04R\vcommitIndex\"\v\n" +
-	"\tGetStatus\"\xa2\x04\n" +
+	"\tGetStatus\"\xf4\x04\n" +
 	"\x06Status\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x12\n" +
@@ -4035,7 +4059,9 @@ const file_raft_proto_rawDesc = "" +
 	"\x17dropped_foreign_cluster\x18\f \x01(\x04R\x15droppedForeignCluster\x12'\n" +
 	"\x0fdropped_invalid\x18\r \x01(\x04R\x0edroppedInvalid\x128\n" +
 	"\amembers\x18\x0e \x03(\v2\x1e.raft.messages.v1.MemberStatusR\amembers\x12!\n" +
-	"\fconfig_index\x18\x0f \x01(\x04R\vconfigIndex\"m\n" +
+	"\fconfig_index\x18\x0f \x01(\x04R\vconfigIndex\x12'\n" +
+	"\x0fpersist_batches\x18\x10 \x01(\x04R\x0epersistBatches\x12'\n" +
+	"\x0fpersist_entries\x18\x11 \x01(\x04R\x0epersistEntries\"m\n" +
 	"\fMemberStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
@@ -4055,9 +4081,10 @@ const file_raft_proto_rawDesc = "" +
 	"\n" +
 	"hard_state\x18\x02 \x01(\v2\x1b.raft.messages.v1.HardStateR\thardState\x12#\n" +
 	"\rtruncate_from\x18\x03 \x01(\x04R\ftruncateFrom\x121\n" +
-	"\aentries\x18\x04 \x03(\v2\x17.raft.messages.v1.EntryR\aentries\"\x1d\n" +
+	"\aentries\x18\x04 \x03(\v2\x17.raft.messages.v1.EntryR\aentries\"7\n" +
 	"\tPersisted\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq\"7\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x18\n" +
+	"\aentries\x18\x02 \x01(\x04R\aentries\"7\n" +
 	"\rPersistFailed\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\"\x12\n" +
