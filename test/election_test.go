@@ -18,6 +18,14 @@ func TestLeaderElectedAndStable(t *testing.T) {
 	c := newCluster(t, 3)
 	leader := c.waitLeader(5 * time.Second)
 	term := c.mustStatus(leader).Term
+	require.Eventually(t, func() bool {
+		for _, id := range c.live() {
+			if st := c.mustStatus(id); st.LeaderId != leader || st.Term != term {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 10*time.Millisecond, "not every node learned the leader")
 	observeFor(5*time.Second, func() {
 		for _, id := range c.live() {
 			st := c.mustStatus(id)
