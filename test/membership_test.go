@@ -411,8 +411,10 @@ func TestLeadershipTransfer(t *testing.T) {
 	require.Equal(t, target, res.LeaderId)
 	require.Equal(t, target, c.waitLeader(5*time.Second))
 
-	// To "whoever is most caught up", asked through a follower.
+	// To "whoever is most caught up", asked through a follower (once it knows the new leader:
+	// before that it would forward to the old one and be told to retry).
 	via := target%3 + 1
+	require.Eventually(t, func() bool { return c.mustStatus(via).LeaderId == target }, 5*time.Second, 10*time.Millisecond)
 	res = c.transfer(via, 0)
 	require.Equal(t, messages.ErrorCode_ERROR_CODE_NONE, res.Code, res.Error)
 	require.NotEqual(t, target, res.LeaderId)
