@@ -193,14 +193,32 @@ func (n *nodeLogic) appendCommand(cmd []byte, from requester) {
 	n.pending[e.Index] = pendingEntry{term: n.term, from: from}
 }
 
-// appendEntry appends an entry of the current term as leader, persists and replicates it.
+// appendEntry appends an entry of the current term as leader. Appends are batched the way
+// Persistence batches writes: the first one after idle schedules a FlushAppends to this
+// actor, and every request already queued in the mailbox joins the same write and the same
+// push to Replication.
 func (n *nodeLogic) appendEntry(e *messages.Entry) *messages.Entry {
 	e.Index, e.Term = n.log.lastIndex()+1, n.term
 	n.log.append(e)
-	entries := []*messages.Entry{e}
-	n.persist(&messages.PersistRequest{Entries: entries})
-	n.send(toReplication, &messages.NewEntries{Term: n.term, Entries: entries, CommitIndex: n.commitIndex})
+	if n.unflushed == 0 {
+		n.unflushed = e.Index
+		n.send(toNode, &messages.FlushAppends{Term: n.term})
+	}
 	return e
+}
+
+// flushAppends writes and replicates the entries appended since the last flush.
+func (n *nodeLogic) flushAppends() {
+	if n.unflushed == 0 {
+		return
+	}
+	entries := n.log.slice(n.unflushed, n.log.lastIndex(), 0, 0)
+	n.unflushed = 0
+	if len(entries) == 0 {
+		return
+	}
+	n.persist(&messages.PersistRequest{Entries: entries})
+	n.send(toReplication, &messages.NewEntries{Term: entries[0].Term, Entries: entries, CommitIndex: n.commitIndex})
 }
 
 // resolvePending answers the commands committed up to index: committed in the term they

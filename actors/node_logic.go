@@ -67,6 +67,9 @@ type nodeLogic struct {
 	commitIndex       uint64
 	matchIndex        map[uint64]uint64 // as last reported by Config (leader only)
 
+	// Leader appends not yet written nor replicated (see appendEntry): the first index, or 0.
+	unflushed uint64
+
 	// Persistence bookkeeping: writes are numbered; Persisted{seq} says all up to seq are durable.
 	nextSeq      uint64
 	doneSeq      uint64
@@ -180,6 +183,8 @@ func (n *nodeLogic) handle(msg proto.Message) {
 		}
 	case *messages.UnwatchCommits:
 		delete(n.watchers, refKey(m.Watcher))
+	case *messages.FlushAppends:
+		n.flushAppends()
 	case *messages.ForwardTimeout:
 		n.onForwardTimeout(m)
 	case *messages.ChangeTimeout:
@@ -281,6 +286,7 @@ func (n *nodeLogic) setHardState(term, vote uint64) {
 
 // becomeFollower moves to follower of term (raising the term if needed) under leader (0 when unknown).
 func (n *nodeLogic) becomeFollower(term, leader uint64) {
+	n.flushAppends() // entries appended as leader are part of the log: write them first
 	wasLeader := n.role == roleLeader
 	changed := n.role != roleFollower || n.term != term || n.leaderID != leader
 	if term > n.term {
@@ -692,6 +698,9 @@ func (n *nodeLogic) status() *messages.Status {
 
 // persist numbers a write and sends it to Persistence.
 func (n *nodeLogic) persist(req *messages.PersistRequest) {
+	if n.unflushed != 0 {
+		n.flushAppends() // keeps writes in log order; durable marks stay exact
+	}
 	n.nextSeq++
 	req.Seq = n.nextSeq
 	n.marks = append(n.marks, durableMark{seq: req.Seq, lastIndex: n.log.lastIndex()})

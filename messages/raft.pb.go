@@ -2520,6 +2520,52 @@ func (x *TransferTimeout) GetTransferId() uint64 {
 	return 0
 }
 
+// FlushAppends is the message RaftNode sends itself to close a batch of leader appends: every
+// Submit already queued in its mailbox joins one write and one replication push.
+type FlushAppends struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Term          uint64                 `protobuf:"varint,1,opt,name=term,proto3" json:"term,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlushAppends) Reset() {
+	*x = FlushAppends{}
+	mi := &file_raft_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlushAppends) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlushAppends) ProtoMessage() {}
+
+func (x *FlushAppends) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlushAppends.ProtoReflect.Descriptor instead.
+func (*FlushAppends) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *FlushAppends) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
 // PersistRequest asks Persistence to make a change durable. Requests are applied in the order
 // they are sent and acknowledged by seq. truncate_from > 0 deletes every entry at or above it
 // before entries are written.
@@ -2535,7 +2581,7 @@ type PersistRequest struct {
 
 func (x *PersistRequest) Reset() {
 	*x = PersistRequest{}
-	mi := &file_raft_proto_msgTypes[35]
+	mi := &file_raft_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2547,7 +2593,7 @@ func (x *PersistRequest) String() string {
 func (*PersistRequest) ProtoMessage() {}
 
 func (x *PersistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[35]
+	mi := &file_raft_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2560,7 +2606,7 @@ func (x *PersistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistRequest.ProtoReflect.Descriptor instead.
 func (*PersistRequest) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{35}
+	return file_raft_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PersistRequest) GetSeq() uint64 {
@@ -2602,7 +2648,7 @@ type Persisted struct {
 
 func (x *Persisted) Reset() {
 	*x = Persisted{}
-	mi := &file_raft_proto_msgTypes[36]
+	mi := &file_raft_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2614,7 +2660,7 @@ func (x *Persisted) String() string {
 func (*Persisted) ProtoMessage() {}
 
 func (x *Persisted) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[36]
+	mi := &file_raft_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2627,7 +2673,7 @@ func (x *Persisted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Persisted.ProtoReflect.Descriptor instead.
 func (*Persisted) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{36}
+	return file_raft_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Persisted) GetSeq() uint64 {
@@ -2655,7 +2701,7 @@ type PersistFailed struct {
 
 func (x *PersistFailed) Reset() {
 	*x = PersistFailed{}
-	mi := &file_raft_proto_msgTypes[37]
+	mi := &file_raft_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2667,7 +2713,7 @@ func (x *PersistFailed) String() string {
 func (*PersistFailed) ProtoMessage() {}
 
 func (x *PersistFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[37]
+	mi := &file_raft_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2680,7 +2726,7 @@ func (x *PersistFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistFailed.ProtoReflect.Descriptor instead.
 func (*PersistFailed) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{37}
+	return file_raft_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PersistFailed) GetSeq() uint64 {
@@ -2706,7 +2752,7 @@ type FlushPersistence struct {
 
 func (x *FlushPersistence) Reset() {
 	*x = FlushPersistence{}
-	mi := &file_raft_proto_msgTypes[38]
+	mi := &file_raft_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2718,7 +2764,7 @@ func (x *FlushPersistence) String() string {
 func (*FlushPersistence) ProtoMessage() {}
 
 func (x *FlushPersistence) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[38]
+	mi := &file_raft_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2731,7 +2777,7 @@ func (x *FlushPersistence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushPersistence.ProtoReflect.Descriptor instead.
 func (*FlushPersistence) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{38}
+	return file_raft_proto_rawDescGZIP(), []int{39}
 }
 
 // RoleChanged tells Election (and Replication) the node's role in a term.
@@ -2747,7 +2793,7 @@ type RoleChanged struct {
 
 func (x *RoleChanged) Reset() {
 	*x = RoleChanged{}
-	mi := &file_raft_proto_msgTypes[39]
+	mi := &file_raft_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2759,7 +2805,7 @@ func (x *RoleChanged) String() string {
 func (*RoleChanged) ProtoMessage() {}
 
 func (x *RoleChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[39]
+	mi := &file_raft_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2772,7 +2818,7 @@ func (x *RoleChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleChanged.ProtoReflect.Descriptor instead.
 func (*RoleChanged) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{39}
+	return file_raft_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RoleChanged) GetTerm() uint64 {
@@ -2813,7 +2859,7 @@ type LeaderContact struct {
 
 func (x *LeaderContact) Reset() {
 	*x = LeaderContact{}
-	mi := &file_raft_proto_msgTypes[40]
+	mi := &file_raft_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2825,7 +2871,7 @@ func (x *LeaderContact) String() string {
 func (*LeaderContact) ProtoMessage() {}
 
 func (x *LeaderContact) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[40]
+	mi := &file_raft_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +2884,7 @@ func (x *LeaderContact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderContact.ProtoReflect.Descriptor instead.
 func (*LeaderContact) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{40}
+	return file_raft_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *LeaderContact) GetTerm() uint64 {
@@ -2858,7 +2904,7 @@ type ElectionTimerFired struct {
 
 func (x *ElectionTimerFired) Reset() {
 	*x = ElectionTimerFired{}
-	mi := &file_raft_proto_msgTypes[41]
+	mi := &file_raft_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2870,7 +2916,7 @@ func (x *ElectionTimerFired) String() string {
 func (*ElectionTimerFired) ProtoMessage() {}
 
 func (x *ElectionTimerFired) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[41]
+	mi := &file_raft_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2883,7 +2929,7 @@ func (x *ElectionTimerFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectionTimerFired.ProtoReflect.Descriptor instead.
 func (*ElectionTimerFired) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{41}
+	return file_raft_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ElectionTimerFired) GetEpoch() uint64 {
@@ -2903,7 +2949,7 @@ type ElectionTimeout struct {
 
 func (x *ElectionTimeout) Reset() {
 	*x = ElectionTimeout{}
-	mi := &file_raft_proto_msgTypes[42]
+	mi := &file_raft_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2915,7 +2961,7 @@ func (x *ElectionTimeout) String() string {
 func (*ElectionTimeout) ProtoMessage() {}
 
 func (x *ElectionTimeout) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[42]
+	mi := &file_raft_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2928,7 +2974,7 @@ func (x *ElectionTimeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectionTimeout.ProtoReflect.Descriptor instead.
 func (*ElectionTimeout) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{42}
+	return file_raft_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ElectionTimeout) GetTerm() uint64 {
@@ -2953,7 +2999,7 @@ type StartCampaign struct {
 
 func (x *StartCampaign) Reset() {
 	*x = StartCampaign{}
-	mi := &file_raft_proto_msgTypes[43]
+	mi := &file_raft_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2965,7 +3011,7 @@ func (x *StartCampaign) String() string {
 func (*StartCampaign) ProtoMessage() {}
 
 func (x *StartCampaign) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[43]
+	mi := &file_raft_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2978,7 +3024,7 @@ func (x *StartCampaign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartCampaign.ProtoReflect.Descriptor instead.
 func (*StartCampaign) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{43}
+	return file_raft_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *StartCampaign) GetTerm() uint64 {
@@ -3034,7 +3080,7 @@ type CampaignWon struct {
 
 func (x *CampaignWon) Reset() {
 	*x = CampaignWon{}
-	mi := &file_raft_proto_msgTypes[44]
+	mi := &file_raft_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3046,7 +3092,7 @@ func (x *CampaignWon) String() string {
 func (*CampaignWon) ProtoMessage() {}
 
 func (x *CampaignWon) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[44]
+	mi := &file_raft_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3059,7 +3105,7 @@ func (x *CampaignWon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignWon.ProtoReflect.Descriptor instead.
 func (*CampaignWon) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{44}
+	return file_raft_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CampaignWon) GetTerm() uint64 {
@@ -3087,7 +3133,7 @@ type LeaderTick struct {
 
 func (x *LeaderTick) Reset() {
 	*x = LeaderTick{}
-	mi := &file_raft_proto_msgTypes[45]
+	mi := &file_raft_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3099,7 +3145,7 @@ func (x *LeaderTick) String() string {
 func (*LeaderTick) ProtoMessage() {}
 
 func (x *LeaderTick) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[45]
+	mi := &file_raft_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3112,7 +3158,7 @@ func (x *LeaderTick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderTick.ProtoReflect.Descriptor instead.
 func (*LeaderTick) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{45}
+	return file_raft_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *LeaderTick) GetTerm() uint64 {
@@ -3146,7 +3192,7 @@ type StartReplication struct {
 
 func (x *StartReplication) Reset() {
 	*x = StartReplication{}
-	mi := &file_raft_proto_msgTypes[46]
+	mi := &file_raft_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3158,7 +3204,7 @@ func (x *StartReplication) String() string {
 func (*StartReplication) ProtoMessage() {}
 
 func (x *StartReplication) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[46]
+	mi := &file_raft_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3171,7 +3217,7 @@ func (x *StartReplication) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartReplication.ProtoReflect.Descriptor instead.
 func (*StartReplication) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{46}
+	return file_raft_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *StartReplication) GetTerm() uint64 {
@@ -3226,7 +3272,7 @@ type StopReplication struct {
 
 func (x *StopReplication) Reset() {
 	*x = StopReplication{}
-	mi := &file_raft_proto_msgTypes[47]
+	mi := &file_raft_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3238,7 +3284,7 @@ func (x *StopReplication) String() string {
 func (*StopReplication) ProtoMessage() {}
 
 func (x *StopReplication) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[47]
+	mi := &file_raft_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3251,7 +3297,7 @@ func (x *StopReplication) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopReplication.ProtoReflect.Descriptor instead.
 func (*StopReplication) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{47}
+	return file_raft_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *StopReplication) GetTerm() uint64 {
@@ -3273,7 +3319,7 @@ type NewEntries struct {
 
 func (x *NewEntries) Reset() {
 	*x = NewEntries{}
-	mi := &file_raft_proto_msgTypes[48]
+	mi := &file_raft_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3285,7 +3331,7 @@ func (x *NewEntries) String() string {
 func (*NewEntries) ProtoMessage() {}
 
 func (x *NewEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[48]
+	mi := &file_raft_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3298,7 +3344,7 @@ func (x *NewEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NewEntries.ProtoReflect.Descriptor instead.
 func (*NewEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{48}
+	return file_raft_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *NewEntries) GetTerm() uint64 {
@@ -3336,7 +3382,7 @@ type FetchEntries struct {
 
 func (x *FetchEntries) Reset() {
 	*x = FetchEntries{}
-	mi := &file_raft_proto_msgTypes[49]
+	mi := &file_raft_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3348,7 +3394,7 @@ func (x *FetchEntries) String() string {
 func (*FetchEntries) ProtoMessage() {}
 
 func (x *FetchEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[49]
+	mi := &file_raft_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3361,7 +3407,7 @@ func (x *FetchEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchEntries.ProtoReflect.Descriptor instead.
 func (*FetchEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{49}
+	return file_raft_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *FetchEntries) GetTerm() uint64 {
@@ -3414,7 +3460,7 @@ type FetchedEntries struct {
 
 func (x *FetchedEntries) Reset() {
 	*x = FetchedEntries{}
-	mi := &file_raft_proto_msgTypes[50]
+	mi := &file_raft_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3426,7 +3472,7 @@ func (x *FetchedEntries) String() string {
 func (*FetchedEntries) ProtoMessage() {}
 
 func (x *FetchedEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[50]
+	mi := &file_raft_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3439,7 +3485,7 @@ func (x *FetchedEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchedEntries.ProtoReflect.Descriptor instead.
 func (*FetchedEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{50}
+	return file_raft_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *FetchedEntries) GetTerm() uint64 {
@@ -3497,7 +3543,7 @@ type ConfigurationChanged struct {
 
 func (x *ConfigurationChanged) Reset() {
 	*x = ConfigurationChanged{}
-	mi := &file_raft_proto_msgTypes[51]
+	mi := &file_raft_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3509,7 +3555,7 @@ func (x *ConfigurationChanged) String() string {
 func (*ConfigurationChanged) ProtoMessage() {}
 
 func (x *ConfigurationChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[51]
+	mi := &file_raft_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3522,7 +3568,7 @@ func (x *ConfigurationChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigurationChanged.ProtoReflect.Descriptor instead.
 func (*ConfigurationChanged) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{51}
+	return file_raft_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ConfigurationChanged) GetTerm() uint64 {
@@ -3565,7 +3611,7 @@ type ProgressUpdate struct {
 
 func (x *ProgressUpdate) Reset() {
 	*x = ProgressUpdate{}
-	mi := &file_raft_proto_msgTypes[52]
+	mi := &file_raft_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3577,7 +3623,7 @@ func (x *ProgressUpdate) String() string {
 func (*ProgressUpdate) ProtoMessage() {}
 
 func (x *ProgressUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[52]
+	mi := &file_raft_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3590,7 +3636,7 @@ func (x *ProgressUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressUpdate.ProtoReflect.Descriptor instead.
 func (*ProgressUpdate) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{52}
+	return file_raft_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ProgressUpdate) GetTerm() uint64 {
@@ -3628,7 +3674,7 @@ type QuorumCommitted struct {
 
 func (x *QuorumCommitted) Reset() {
 	*x = QuorumCommitted{}
-	mi := &file_raft_proto_msgTypes[53]
+	mi := &file_raft_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3640,7 +3686,7 @@ func (x *QuorumCommitted) String() string {
 func (*QuorumCommitted) ProtoMessage() {}
 
 func (x *QuorumCommitted) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[53]
+	mi := &file_raft_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3653,7 +3699,7 @@ func (x *QuorumCommitted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuorumCommitted.ProtoReflect.Descriptor instead.
 func (*QuorumCommitted) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{53}
+	return file_raft_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *QuorumCommitted) GetTerm() uint64 {
@@ -3702,7 +3748,7 @@ type PeerActivity struct {
 
 func (x *PeerActivity) Reset() {
 	*x = PeerActivity{}
-	mi := &file_raft_proto_msgTypes[54]
+	mi := &file_raft_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3714,7 +3760,7 @@ func (x *PeerActivity) String() string {
 func (*PeerActivity) ProtoMessage() {}
 
 func (x *PeerActivity) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[54]
+	mi := &file_raft_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3727,7 +3773,7 @@ func (x *PeerActivity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerActivity.ProtoReflect.Descriptor instead.
 func (*PeerActivity) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{54}
+	return file_raft_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *PeerActivity) GetTerm() uint64 {
@@ -3754,7 +3800,7 @@ type QuorumLost struct {
 
 func (x *QuorumLost) Reset() {
 	*x = QuorumLost{}
-	mi := &file_raft_proto_msgTypes[55]
+	mi := &file_raft_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3766,7 +3812,7 @@ func (x *QuorumLost) String() string {
 func (*QuorumLost) ProtoMessage() {}
 
 func (x *QuorumLost) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[55]
+	mi := &file_raft_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3779,7 +3825,7 @@ func (x *QuorumLost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuorumLost.ProtoReflect.Descriptor instead.
 func (*QuorumLost) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{55}
+	return file_raft_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *QuorumLost) GetTerm() uint64 {
@@ -3799,7 +3845,7 @@ type ApplyEntries struct {
 
 func (x *ApplyEntries) Reset() {
 	*x = ApplyEntries{}
-	mi := &file_raft_proto_msgTypes[56]
+	mi := &file_raft_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3811,7 +3857,7 @@ func (x *ApplyEntries) String() string {
 func (*ApplyEntries) ProtoMessage() {}
 
 func (x *ApplyEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[56]
+	mi := &file_raft_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3824,7 +3870,7 @@ func (x *ApplyEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyEntries.ProtoReflect.Descriptor instead.
 func (*ApplyEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{56}
+	return file_raft_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ApplyEntries) GetEntries() []*Entry {
@@ -3844,7 +3890,7 @@ type AppliedUpTo struct {
 
 func (x *AppliedUpTo) Reset() {
 	*x = AppliedUpTo{}
-	mi := &file_raft_proto_msgTypes[57]
+	mi := &file_raft_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3856,7 +3902,7 @@ func (x *AppliedUpTo) String() string {
 func (*AppliedUpTo) ProtoMessage() {}
 
 func (x *AppliedUpTo) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[57]
+	mi := &file_raft_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3869,7 +3915,7 @@ func (x *AppliedUpTo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppliedUpTo.ProtoReflect.Descriptor instead.
 func (*AppliedUpTo) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{57}
+	return file_raft_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *AppliedUpTo) GetIndex() uint64 {
@@ -4075,7 +4121,9 @@ const file_raft_proto_rawDesc = "" +
 	"\tchange_id\x18\x01 \x01(\x04R\bchangeId\"2\n" +
 	"\x0fTransferTimeout\x12\x1f\n" +
 	"\vtransfer_id\x18\x01 \x01(\x04R\n" +
-	"transferId\"\xb6\x01\n" +
+	"transferId\"\"\n" +
+	"\fFlushAppends\x12\x12\n" +
+	"\x04term\x18\x01 \x01(\x04R\x04term\"\xb6\x01\n" +
 	"\x0ePersistRequest\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12:\n" +
 	"\n" +
@@ -4198,7 +4246,7 @@ func file_raft_proto_rawDescGZIP() []byte {
 }
 
 var file_raft_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_raft_proto_goTypes = []any{
 	(EntryType)(0),                    // 0: raft.messages.v1.EntryType
 	(ErrorCode)(0),                    // 1: raft.messages.v1.ErrorCode
@@ -4237,29 +4285,30 @@ var file_raft_proto_goTypes = []any{
 	(*ForwardTimeout)(nil),            // 34: raft.messages.v1.ForwardTimeout
 	(*ChangeTimeout)(nil),             // 35: raft.messages.v1.ChangeTimeout
 	(*TransferTimeout)(nil),           // 36: raft.messages.v1.TransferTimeout
-	(*PersistRequest)(nil),            // 37: raft.messages.v1.PersistRequest
-	(*Persisted)(nil),                 // 38: raft.messages.v1.Persisted
-	(*PersistFailed)(nil),             // 39: raft.messages.v1.PersistFailed
-	(*FlushPersistence)(nil),          // 40: raft.messages.v1.FlushPersistence
-	(*RoleChanged)(nil),               // 41: raft.messages.v1.RoleChanged
-	(*LeaderContact)(nil),             // 42: raft.messages.v1.LeaderContact
-	(*ElectionTimerFired)(nil),        // 43: raft.messages.v1.ElectionTimerFired
-	(*ElectionTimeout)(nil),           // 44: raft.messages.v1.ElectionTimeout
-	(*StartCampaign)(nil),             // 45: raft.messages.v1.StartCampaign
-	(*CampaignWon)(nil),               // 46: raft.messages.v1.CampaignWon
-	(*LeaderTick)(nil),                // 47: raft.messages.v1.LeaderTick
-	(*StartReplication)(nil),          // 48: raft.messages.v1.StartReplication
-	(*StopReplication)(nil),           // 49: raft.messages.v1.StopReplication
-	(*NewEntries)(nil),                // 50: raft.messages.v1.NewEntries
-	(*FetchEntries)(nil),              // 51: raft.messages.v1.FetchEntries
-	(*FetchedEntries)(nil),            // 52: raft.messages.v1.FetchedEntries
-	(*ConfigurationChanged)(nil),      // 53: raft.messages.v1.ConfigurationChanged
-	(*ProgressUpdate)(nil),            // 54: raft.messages.v1.ProgressUpdate
-	(*QuorumCommitted)(nil),           // 55: raft.messages.v1.QuorumCommitted
-	(*PeerActivity)(nil),              // 56: raft.messages.v1.PeerActivity
-	(*QuorumLost)(nil),                // 57: raft.messages.v1.QuorumLost
-	(*ApplyEntries)(nil),              // 58: raft.messages.v1.ApplyEntries
-	(*AppliedUpTo)(nil),               // 59: raft.messages.v1.AppliedUpTo
+	(*FlushAppends)(nil),              // 37: raft.messages.v1.FlushAppends
+	(*PersistRequest)(nil),            // 38: raft.messages.v1.PersistRequest
+	(*Persisted)(nil),                 // 39: raft.messages.v1.Persisted
+	(*PersistFailed)(nil),             // 40: raft.messages.v1.PersistFailed
+	(*FlushPersistence)(nil),          // 41: raft.messages.v1.FlushPersistence
+	(*RoleChanged)(nil),               // 42: raft.messages.v1.RoleChanged
+	(*LeaderContact)(nil),             // 43: raft.messages.v1.LeaderContact
+	(*ElectionTimerFired)(nil),        // 44: raft.messages.v1.ElectionTimerFired
+	(*ElectionTimeout)(nil),           // 45: raft.messages.v1.ElectionTimeout
+	(*StartCampaign)(nil),             // 46: raft.messages.v1.StartCampaign
+	(*CampaignWon)(nil),               // 47: raft.messages.v1.CampaignWon
+	(*LeaderTick)(nil),                // 48: raft.messages.v1.LeaderTick
+	(*StartReplication)(nil),          // 49: raft.messages.v1.StartReplication
+	(*StopReplication)(nil),           // 50: raft.messages.v1.StopReplication
+	(*NewEntries)(nil),                // 51: raft.messages.v1.NewEntries
+	(*FetchEntries)(nil),              // 52: raft.messages.v1.FetchEntries
+	(*FetchedEntries)(nil),            // 53: raft.messages.v1.FetchedEntries
+	(*ConfigurationChanged)(nil),      // 54: raft.messages.v1.ConfigurationChanged
+	(*ProgressUpdate)(nil),            // 55: raft.messages.v1.ProgressUpdate
+	(*QuorumCommitted)(nil),           // 56: raft.messages.v1.QuorumCommitted
+	(*PeerActivity)(nil),              // 57: raft.messages.v1.PeerActivity
+	(*QuorumLost)(nil),                // 58: raft.messages.v1.QuorumLost
+	(*ApplyEntries)(nil),              // 59: raft.messages.v1.ApplyEntries
+	(*AppliedUpTo)(nil),               // 60: raft.messages.v1.AppliedUpTo
 }
 var file_raft_proto_depIdxs = []int32{
 	0,  // 0: raft.messages.v1.Entry.type:type_name -> raft.messages.v1.EntryType
@@ -4322,7 +4371,7 @@ func file_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_raft_proto_rawDesc), len(file_raft_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   58,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
