@@ -21,6 +21,7 @@ const (
 // forwarded the request (answered through a ForwardResult).
 type requester struct {
 	ref         *messages.ActorRef
+	tag         uint64 // the local client's own request id, echoed in a SubmitResult
 	forwardedBy uint64
 	requestID   uint64
 }
@@ -36,6 +37,7 @@ type pendingEntry struct {
 // forwarded is a request this node forwarded to the leader and still waits on.
 type forwarded struct {
 	ref  *messages.ActorRef
+	tag  uint64
 	kind requestKind
 }
 
@@ -55,7 +57,7 @@ func failure(kind requestKind, code messages.ErrorCode, text string) proto.Messa
 // answer sends a request's reply to whoever waits for it.
 func (n *nodeLogic) answer(r requester, result proto.Message) {
 	if r.ref != nil {
-		n.sendRef(r.ref, result)
+		n.reply(r.ref, r.tag, result)
 		return
 	}
 	peer := n.peer(r.forwardedBy)
@@ -74,6 +76,14 @@ func (n *nodeLogic) answer(r requester, result proto.Message) {
 		fr.ReadIndex = res
 	}
 	n.sendPeer(peer, fr)
+}
+
+// reply sends a result to a local client, tagging a SubmitResult with the client's id.
+func (n *nodeLogic) reply(ref *messages.ActorRef, tag uint64, result proto.Message) {
+	if r, ok := result.(*messages.SubmitResult); ok && tag != 0 {
+		r.RequestId = tag
+	}
+	n.sendRef(ref, result)
 }
 
 // peer returns the address book entry of a node: a member of the configuration in force
@@ -131,7 +141,7 @@ func (n *nodeLogic) forward(kind requestKind, from requester, req *messages.Forw
 	}
 	n.nextRequestID++
 	id := n.nextRequestID
-	n.forwarded[id] = forwarded{ref: from.ref, kind: kind}
+	n.forwarded[id] = forwarded{ref: from.ref, tag: from.tag, kind: kind}
 	req.ClusterId, req.From, req.To, req.RequestId = n.s.clusterID, n.s.id, leader.Id, id
 	n.sendPeer(leader, req)
 	timeout := n.s.forwardTimeout
@@ -167,7 +177,7 @@ func (n *nodeLogic) onForwardResult(m *messages.ForwardResult) {
 	delete(n.forwarded, m.RequestId)
 	switch {
 	case m.Submit != nil:
-		n.sendRef(f.ref, m.Submit)
+		n.reply(f.ref, f.tag, m.Submit)
 	case m.Change != nil:
 		n.sendRef(f.ref, m.Change)
 	case m.Transfer != nil:
@@ -183,7 +193,7 @@ func (n *nodeLogic) onForwardTimeout(m *messages.ForwardTimeout) {
 		return
 	}
 	delete(n.forwarded, m.RequestId)
-	n.sendRef(f.ref, failure(f.kind, messages.ErrorCode_ERROR_CODE_TIMEOUT, "the leader did not answer in time: outcome unknown"))
+	n.reply(f.ref, f.tag, failure(f.kind, messages.ErrorCode_ERROR_CODE_TIMEOUT, "the leader did not answer in time: outcome unknown"))
 }
 
 // appendCommand appends one command as leader, writes it locally and hands it to

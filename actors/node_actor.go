@@ -97,7 +97,7 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		return
 	case *messages.Submit:
 		if m.ReplyTo == nil {
-			m = &messages.Submit{Command: m.Command, ReplyTo: refOf(ctx.Sender())}
+			m = &messages.Submit{Command: m.Command, ReplyTo: refOf(ctx.Sender()), RequestId: m.RequestId}
 		}
 		a.handle(ctx, m)
 		return

@@ -167,7 +167,7 @@ func (n *nodeLogic) handle(msg proto.Message) {
 			n.onForwardResult(m)
 		}
 	case *messages.Submit:
-		n.onSubmit(m.Command, requester{ref: m.ReplyTo})
+		n.onSubmit(m.Command, requester{ref: m.ReplyTo, tag: m.RequestId})
 	case *messages.ChangeConfiguration:
 		n.onChangeConfiguration(m.Members, requester{ref: m.ReplyTo})
 	case *messages.TransferLeadership:
@@ -217,7 +217,7 @@ func (n *nodeLogic) refuse(msg proto.Message) {
 	text := "node stopped after a storage failure: " + n.failed.Error()
 	switch m := msg.(type) {
 	case *messages.Submit:
-		n.sendRef(m.ReplyTo, failure(kindSubmit, messages.ErrorCode_ERROR_CODE_SHUTDOWN, text))
+		n.reply(m.ReplyTo, m.RequestId, failure(kindSubmit, messages.ErrorCode_ERROR_CODE_SHUTDOWN, text))
 	case *messages.ChangeConfiguration:
 		n.sendRef(m.ReplyTo, failure(kindChange, messages.ErrorCode_ERROR_CODE_SHUTDOWN, text))
 	case *messages.TransferLeadership:

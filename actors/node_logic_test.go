@@ -340,3 +340,25 @@ func TestForwardRequestIDsSurviveRestart(t *testing.T) {
 	restarted.drain()
 	require.Greater(t, forwardOne(restarted), before)
 }
+
+// A Submit's request id comes back in its result, locally and through a follower.
+func TestSubmitRequestIDEchoed(t *testing.T) {
+	n, _ := newTestNode(t, 1, 0, 1)
+	makeLeader(t, n)
+	ref := &messages.ActorRef{Id: "client"}
+	n.handle(&messages.Submit{Command: []byte{}, ReplyTo: ref, RequestId: 42})
+	res := sent[*messages.SubmitResult](n.drain())
+	require.Len(t, res, 1)
+	require.Equal(t, uint64(42), res[0].RequestId)
+
+	f, _ := newTestNode(t, 1, 0, 1)
+	f.handle(&messages.AppendEntries{ClusterId: "c", From: 2, To: 1, Term: 1, PrevLogIndex: 1, PrevLogTerm: 1})
+	f.drain()
+	f.handle(&messages.Submit{Command: []byte("x"), ReplyTo: ref, RequestId: 7})
+	fwd := sent[*messages.ForwardRequest](f.drain())
+	require.Len(t, fwd, 1)
+	f.handle(&messages.ForwardResult{ClusterId: "c", From: 2, To: 1, RequestId: fwd[0].RequestId, Submit: &messages.SubmitResult{Index: 2, Term: 1}})
+	res = sent[*messages.SubmitResult](f.drain())
+	require.Len(t, res, 1)
+	require.Equal(t, uint64(7), res[0].RequestId)
+}

@@ -1159,6 +1159,7 @@ type Submit struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Command       []byte                 `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
 	ReplyTo       *ActorRef              `protobuf:"bytes,2,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	RequestId     uint64                 `protobuf:"varint,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"` // echoed in the SubmitResult, so one actor can wait on many Submits
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1207,6 +1208,13 @@ func (x *Submit) GetReplyTo() *ActorRef {
 	return nil
 }
 
+func (x *Submit) GetRequestId() uint64 {
+	if x != nil {
+		return x.RequestId
+	}
+	return 0
+}
+
 // SubmitResult answers a Submit: the index and term the command was committed at, or an error.
 type SubmitResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1215,6 +1223,7 @@ type SubmitResult struct {
 	Code          ErrorCode              `protobuf:"varint,3,opt,name=code,proto3,enum=raft.messages.v1.ErrorCode" json:"code,omitempty"`
 	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	LeaderId      uint64                 `protobuf:"varint,5,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	RequestId     uint64                 `protobuf:"varint,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"` // the Submit's request_id
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1280,6 +1289,13 @@ func (x *SubmitResult) GetError() string {
 func (x *SubmitResult) GetLeaderId() uint64 {
 	if x != nil {
 		return x.LeaderId
+	}
+	return 0
+}
+
+func (x *SubmitResult) GetRequestId() uint64 {
+	if x != nil {
+		return x.RequestId
 	}
 	return 0
 }
@@ -4025,16 +4041,20 @@ const file_raft_proto_rawDesc = "" +
 	"\x06change\x18\x06 \x01(\v2+.raft.messages.v1.ChangeConfigurationResultR\x06change\x12F\n" +
 	"\btransfer\x18\a \x01(\v2*.raft.messages.v1.TransferLeadershipResultR\btransfer\x12@\n" +
 	"\n" +
-	"read_index\x18\b \x01(\v2!.raft.messages.v1.ReadIndexResultR\treadIndex\"Y\n" +
+	"read_index\x18\b \x01(\v2!.raft.messages.v1.ReadIndexResultR\treadIndex\"x\n" +
 	"\x06Submit\x12\x18\n" +
 	"\acommand\x18\x01 \x01(\fR\acommand\x125\n" +
-	"\breply_to\x18\x02 \x01(\v2\x1a.raft.messages.v1.ActorRefR\areplyTo\"\x9c\x01\n" +
+	"\breply_to\x18\x02 \x01(\v2\x1a.raft.messages.v1.ActorRefR\areplyTo\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\x04R\trequestId\"\xbb\x01\n" +
 	"\fSubmitResult\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12/\n" +
 	"\x04code\x18\x03 \x01(\x0e2\x1b.raft.messages.v1.ErrorCodeR\x04code\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\x1b\n" +
-	"\tleader_id\x18\x05 \x01(\x04R\bleaderId\"G\n" +
+	"\tleader_id\x18\x05 \x01(\x04R\bleaderId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\x04R\trequestId\"G\n" +
 	"\tSubscribe\x12:\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\v2\x1a.raft.messages.v1.ActorRefR\n" +
