@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"reflect"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -18,14 +19,20 @@ const (
 	applierName     = "applier"
 )
 
-// raftPackage is the protobuf package of this project's messages; anything else reaching
-// an actor (protoactor's own system messages) is not for the logic.
-const raftPackage = "raft.messages.v1"
+// messagesPackage is the Go package of this project's messages; anything else reaching an
+// actor (protoactor's own system messages) is not for the logic.
+var messagesPackage = reflect.TypeOf(messages.Entry{}).PkgPath()
 
-// isRaftMessage says whether msg is one of this project's protobuf messages.
+// isRaftMessage says whether msg is one of this project's protobuf messages. (Comparing the
+// Go package is several times cheaper than asking the protobuf descriptor, and this runs for
+// every message every actor receives.)
 func isRaftMessage(msg interface{}) (proto.Message, bool) {
 	m, ok := msg.(proto.Message)
-	if !ok || m.ProtoReflect().Descriptor().ParentFile().Package() != raftPackage {
+	if !ok {
+		return nil, false
+	}
+	t := reflect.TypeOf(m)
+	if t.Kind() != reflect.Pointer || t.Elem().PkgPath() != messagesPackage {
 		return nil, false
 	}
 	return m, true
