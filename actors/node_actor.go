@@ -25,7 +25,7 @@ func NewNodeProps(cfg Config) (*actor.Props, error) {
 	}
 	store, owned := cfg.Storage, false
 	if store == nil {
-		db, err := storage.Open(cfg.DataDir, storage.Options{Sync: !cfg.NoSync})
+		db, err := storage.Open(cfg.DataDir, storage.Options{Sync: !cfg.NoSync, Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
 		}

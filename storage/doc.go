@@ -14,6 +14,18 @@
 // reported as an error wrapping ErrCorrupt whose message names the directory: the store
 // never serves an empty or shortened log in place of a damaged one.
 //
+// With one exception, the only damage a crash itself can cause: a Write interrupted by a
+// crash (a killed process, lost power) can leave the end of LevelDB's newest journal file
+// torn, ending inside that Write's batch or followed by zero bytes. That Write never
+// returned, so Open repairs exactly this and nothing else: when everything after the last
+// complete, checksum-valid record of the newest journal is an incomplete record (or zero
+// bytes), Open keeps a copy of the journal (<journal>.torn-<unix nanoseconds>), cuts the
+// journal after that record, says so (Options.Logger, LevelDB.Repaired) and opens the
+// store. Damage in an older journal, damage followed by further records, and a complete
+// final record whose checksum does not match stay ErrCorrupt. A journal cut short inside
+// an acknowledged batch by something other than a crash cannot be told from a torn tail,
+// and is repaired the same way; the copy keeps what was cut.
+//
 // Memory is an in-memory implementation with the same validation semantics, for tests and
 // the deterministic simulator.
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"sync"
 
 	"github.com/raftsidecar/raft/messages"
@@ -21,10 +22,11 @@ import (
 // journal's checksums but then DROPS a damaged journal block (32 KiB) and goes on
 // replaying what follows: a damaged or cut journal silently loses acknowledged batches,
 // even ones in the middle. So:
-//   - StrictJournal: a damaged or cut journal chunk fails Open. goleveldb cannot tell a
-//     journal cut inside an acknowledged batch from the torn tail of a batch that a crash
-//     interrupted before it was acknowledged (both end in a partial record), so a torn
-//     tail fails Open too: the store errs on the side of never serving a shortened log.
+//   - StrictJournal: a damaged or cut journal chunk fails the open. goleveldb cannot tell
+//     a journal cut inside an acknowledged batch from the torn tail of a batch that a
+//     crash interrupted before it was acknowledged (both end in a partial record), so a
+//     torn tail fails it too; Open then looks at the journal itself and repairs exactly a
+//     torn tail of the newest journal (see repair.go), nothing else.
 //   - StrictJournalChecksum, StrictBlockChecksum: verify the journal and table checksums.
 //   - StrictManifest: a damaged MANIFEST fails Open instead of being dropped.
 //   - StrictCompaction, StrictReader: a damaged table fails compaction and reads.
@@ -36,9 +38,10 @@ const strictLevel = opt.StrictManifest | opt.StrictJournalChecksum | opt.StrictJ
 // are serialized anyway); Load, Entries and Term may run concurrently with it and each
 // other: each reads from one LevelDB snapshot, so it sees whole batches only.
 type LevelDB struct {
-	dir string
-	db  *leveldb.DB
-	wo  *opt.WriteOptions
+	dir      string
+	db       *leveldb.DB
+	wo       *opt.WriteOptions
+	repaired []string // what Open repaired; never changed after
 
 	mu      sync.Mutex // serializes Write and Close; guards the fields below
 	cur     current    // the state as of the last successful Write
@@ -68,22 +71,50 @@ type reader interface {
 // against the entries actually stored. This costs O(n) in the size of the log.
 //
 // Damage fails Open with an error wrapping ErrCorrupt that names dir, and leaves dir as it
-// was. That includes a journal that ends inside a batch: goleveldb cannot tell a journal
-// cut inside an acknowledged batch from the torn tail of a Write that a crash interrupted
-// before it returned, so both are reported (see strictLevel). A journal cut exactly
-// between two batches cannot be detected by anyone; the store then opens with the batches
-// before the cut.
+// was, with one exception: a torn tail of the newest journal. A crash in the middle of a
+// Write (a killed process, lost power) can leave the journal file ending inside that
+// Write's batch, or followed by zero bytes; that Write never returned, so dropping its
+// batch is correct. When goleveldb reports the newest journal damaged and all that
+// follows its last complete, checksum-valid record is such an incomplete record (a chunk
+// or chunk header cut off by the end of the file, chunks of a record whose last chunk
+// never came, zero bytes up to the end of the file), Open copies the journal to
+// <journal>.torn-<unix nanoseconds> in dir, cuts the journal after that last complete
+// record, logs a warning to Options.Logger, notes the repair for Repaired, and verifies
+// and opens the store as usual. Anything else stays corruption: damage in an older
+// journal, damage followed by anything but such a tail, or a complete record (the final
+// one included) whose checksum does not match, which is rot, not a tear. No one can tell
+// a journal cut short inside an acknowledged batch (other than by a crash) from a torn
+// tail, so that is repaired too, dropping the batches from the cut on: the copy keeps
+// them. A journal cut exactly between two batches cannot be detected by anyone; the store
+// then opens with the batches before the cut.
+//
+// An I/O error while repairing fails Open with an error that does not wrap ErrCorrupt;
+// the journal is then as it was, or already repaired. A repaired store that then fails
+// verification fails Open as any damaged one does, but stays repaired.
 func Open(dir string, opts Options) (*LevelDB, error) {
 	fresh, err := freshDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("storage %s: open: %w", dir, err)
 	}
 	initialized := false
-	var verified logMeta
+	var (
+		verified logMeta
+		repaired []string
+	)
 	if !fresh {
 		verified, initialized, err = verifyDir(dir)
 		if err != nil {
-			return nil, err
+			desc, rerr := repairTornTail(dir, err, opts.Logger)
+			switch {
+			case rerr != nil:
+				return nil, rerr
+			case desc == "":
+				return nil, err
+			}
+			repaired = append(repaired, desc)
+			if verified, initialized, err = verifyDir(dir); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -99,7 +130,7 @@ func Open(dir string, opts Options) (*LevelDB, error) {
 	if err != nil {
 		return nil, wrapErr(dir, "open", err)
 	}
-	s := &LevelDB{dir: dir, db: db, wo: &opt.WriteOptions{Sync: opts.Sync}}
+	s := &LevelDB{dir: dir, db: db, wo: &opt.WriteOptions{Sync: opts.Sync}, repaired: repaired}
 	if err := s.init(initialized, verified); err != nil {
 		db.Close()
 		return nil, err
@@ -133,6 +164,10 @@ func (s *LevelDB) init(initialized bool, verified logMeta) error {
 
 // Dir returns the directory the store lives in, as given to Open.
 func (s *LevelDB) Dir() string { return s.dir }
+
+// Repaired describes, one line each, what Open repaired to open the store: nil when
+// nothing (see Open for the one repair it makes, a torn journal tail).
+func (s *LevelDB) Repaired() []string { return slices.Clone(s.repaired) }
 
 // Load returns the state held.
 func (s *LevelDB) Load() (State, error) {

@@ -236,11 +236,14 @@ func TestCrashCopyAfterCompaction(t *testing.T) {
 // TestJournalDamage cuts or flips the journal of a crashed store (a copy of an open one).
 //
 // goleveldb's journal is a sequence of checksummed chunks; a batch is one record of one or
-// more chunks. A journal that ends inside a record is reported as corrupt, wherever that
-// record is: goleveldb cannot tell the torn tail of a batch a crash interrupted before it
-// was acknowledged from a journal cut inside an acknowledged batch. A journal cut exactly
-// between two records cannot be told from one written up to there by anyone: that store
-// opens with the batches before the cut.
+// more chunks. Damage followed by more of the journal (bytes cut out of a batch, or
+// changed, with later batches after them) is reported as corrupt, and so is a final batch
+// that is all there but damaged. A journal that ends inside its final record is a torn
+// tail, which Open repairs: no one can tell the torn tail of a batch a crash interrupted
+// before it was acknowledged from a journal cut short inside an acknowledged batch, so a
+// journal truncated inside an earlier batch is repaired too (the copy Open keeps holds
+// what it cut). A journal cut exactly between two records cannot be told from one written
+// up to there by anyone: that store opens with the batches before the cut.
 func TestJournalDamage(t *testing.T) {
 	dir := t.TempDir()
 	s := openLevelDB(t, dir, Options{Sync: true})
@@ -261,31 +264,48 @@ func TestJournalDamage(t *testing.T) {
 	cut := func(size int64) func(string) {
 		return func(path string) { require.NoError(t, os.Truncate(path, size)) }
 	}
+	// cutOut removes the 40 bytes around at from the file: what follows moves up.
+	cutOut := func(at int64) func(string) {
+		return func(path string) { spliceFile(t, path, at-20, at+20, nil) }
+	}
+	flip := func(at int64) func(string) {
+		return func(path string) { flipByte(t, path, at) }
+	}
 
 	t.Run("cut inside an earlier batch", func(t *testing.T) {
-		requireCorrupt(t, damaged(cut((sizes[2]+sizes[3])/2)), "open")
+		requireCorrupt(t, damaged(cutOut((sizes[2]+sizes[3])/2)), "open")
 	})
 	t.Run("cut inside the first batch", func(t *testing.T) {
-		requireCorrupt(t, damaged(cut((sizes[0]+sizes[1])/2)), "open")
-	})
-	t.Run("torn tail", func(t *testing.T) {
-		requireCorrupt(t, damaged(cut(sizes[6]-10)), "open")
+		requireCorrupt(t, damaged(cutOut((sizes[0]+sizes[1])/2)), "open")
 	})
 	t.Run("flipped byte in an earlier batch", func(t *testing.T) {
+		requireCorrupt(t, damaged(flip((sizes[1]+sizes[2])/2)), "open")
+	})
+	t.Run("flipped byte in the final batch", func(t *testing.T) {
+		requireCorrupt(t, damaged(flip((sizes[5]+sizes[6])/2)), "open")
+	})
+	t.Run("flipped byte in an earlier batch, torn tail", func(t *testing.T) {
 		requireCorrupt(t, damaged(func(path string) {
-			data, err := os.ReadFile(path)
-			require.NoError(t, err)
-			data[(sizes[1]+sizes[2])/2] ^= 0x55
-			require.NoError(t, os.WriteFile(path, data, 0o644))
+			flipByte(t, path, (sizes[1]+sizes[2])/2)
+			require.NoError(t, os.Truncate(path, sizes[6]-10))
 		}), "open")
+	})
+	t.Run("torn tail", func(t *testing.T) {
+		requireRepaired(t, damaged(cut(sizes[6]-10)), sizes[5], snaps[5])
+	})
+	t.Run("truncated inside an earlier batch", func(t *testing.T) {
+		// Indistinguishable from a crash while batch 3 was written: repaired.
+		requireRepaired(t, damaged(cut((sizes[2]+sizes[3])/2)), sizes[2], snaps[2])
 	})
 	t.Run("cut between batches", func(t *testing.T) {
 		c := damaged(cut(sizes[4]))
 		cs := openLevelDB(t, c, Options{})
+		require.Empty(t, cs.Repaired())
 		requireSnapshotEqual(t, snaps[4], takeSnapshot(t, cs))
 	})
 	t.Run("intact", func(t *testing.T) {
 		cs := openLevelDB(t, copyDir(t, crashed), Options{})
+		require.Empty(t, cs.Repaired())
 		requireSnapshotEqual(t, snaps[6], takeSnapshot(t, cs))
 	})
 }

@@ -1,6 +1,10 @@
 package storage
 
-import "github.com/raftsidecar/raft/messages"
+import (
+	"log/slog"
+
+	"github.com/raftsidecar/raft/messages"
+)
 
 // Identity binds a data directory to one node of one cluster.
 type Identity struct {
@@ -54,6 +58,9 @@ type Storage interface {
 type Options struct {
 	// Sync makes every Write fsynced before it returns (true in production).
 	Sync bool
+	// Logger, when not nil, gets a warning for each repair Open makes (a torn journal
+	// tail: see Open), naming the directory, the journal and the bytes cut.
+	Logger *slog.Logger
 }
 
 var (

@@ -17,9 +17,10 @@ import (
 // freshDir tells whether dir holds no database yet, creating it when it does not exist.
 // A directory holds a database as soon as it holds any file goleveldb keeps data in
 // (CURRENT*, MANIFEST-*, numbered .log, .ldb, .sst or .tmp files); LOCK and LOG alone,
-// or files of other programs (lost+found), do not count. An existing database is opened
-// with ErrorIfMissing, because goleveldb, asked to open a database whose CURRENT file is
-// gone, would otherwise create a new one and delete the old files as obsolete.
+// the copies a repair keeps (<journal>.torn-*), or files of other programs (lost+found),
+// do not count. An existing database is opened with ErrorIfMissing, because goleveldb,
+// asked to open a database whose CURRENT file is gone, would otherwise create a new one
+// and delete the old files as obsolete.
 func freshDir(dir string) (bool, error) {
 	names, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
