@@ -167,12 +167,35 @@ func testErrorTable(t *testing.T, bin binaries) {
 	}
 	requireUnchanged(t, "requests to a node outside the cluster", nodes, before)
 
-	// OUT_OF_RANGE (from_index below what the log holds) needs a compacted log, which this
-	// version never has; cmd/raft's unit tests check the mapping. Watch from_index 0 means 1.
+	// Watch from_index 0 means 1.
 	entries := watchUntil(t, follower, 0, 2, 5*time.Second)
 	if entries[0].Index != 1 {
 		t.Fatalf("Watch from 0 started at %d, want 1", entries[0].Index)
 	}
+
+	// No quorum: with both other members killed, the leader steps down once it has not heard
+	// from a quorum for an election timeout (CheckQuorum); from then on requests get
+	// UNAVAILABLE at once.
+	for _, d := range nodes {
+		if d != leader {
+			d.kill()
+		}
+	}
+	eventually(t, 10*time.Second, fmt.Sprintf("node %d steps down without a quorum", leader.id), func() error {
+		if st := nodeStatus(t, leader); st.Role == "leader" {
+			return fmt.Errorf("still leader of term %d", st.Term)
+		}
+		return nil
+	})
+	for _, tc := range unavailable {
+		ctx, cancel := rpcContext(rpcTimeout)
+		err := tc.call(ctx, leader.client())
+		cancel()
+		requireCode(t, err, codes.Unavailable, "")
+	}
+
+	// OUT_OF_RANGE (from_index below what the log holds) needs a compacted log, which this
+	// version never has; cmd/raft's unit tests check the mapping.
 }
 
 func submitCall(cmd []byte) func(context.Context, raftv1.PeerServiceClient) error {

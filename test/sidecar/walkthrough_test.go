@@ -59,6 +59,7 @@ func testWalkthrough(t *testing.T, bin binaries) {
 		waitConfiguration(t, d, n1, n2, n3)
 	}
 	t.Logf("walkthrough log:\n%s", entriesText(first))
+	checkReflection(t, n2)
 
 	testRaftctl(t, bin, nodes)
 
