@@ -199,13 +199,6 @@ func (n *nodeLogic) configCommitted() {
 	if !n.isVoter() {
 		// Led the change out of the configuration: hand over and step down.
 		n.s.logger.Info("not a voter of the committed configuration: stepping down", "term", n.term)
-		// Commands still pending here may yet commit under the next leader, but this node
-		// will not hear of it: their outcome is unknown.
-		for _, i := range sortedKeys(n.pending) {
-			p := n.pending[i]
-			delete(n.pending, i)
-			n.answer(p.from, failure(kindSubmit, messages.ErrorCode_ERROR_CODE_UNAVAILABLE, "the leader left the configuration: outcome unknown"))
-		}
 		if target := n.mostCaughtUpVoter(); target != nil {
 			n.sendPeer(target, &messages.TimeoutNow{ClusterId: n.s.clusterID, From: n.s.id, To: target.Id, Term: n.term})
 		}
@@ -243,8 +236,20 @@ func (n *nodeLogic) onChangeTimeout(m *messages.ChangeTimeout) {
 		"new members %v did not catch up within %v; configuration unchanged", behind, n.s.catchUpTimeout)))
 }
 
-// leadershipLost ends what only a leader carries out.
+// leadershipLost ends what only a leader carries out. Clients waiting on entries this node
+// appended are told at once that the outcome is unknown (UNAVAILABLE): the entries may still
+// commit under the next leader, but this node may never hear of it, and a client should not
+// wait for its deadline to learn that.
 func (n *nodeLogic) leadershipLost() {
+	for _, i := range sortedKeys(n.pending) {
+		p := n.pending[i]
+		delete(n.pending, i)
+		kind := kindSubmit
+		if p.read {
+			kind = kindRead
+		}
+		n.answer(p.from, failure(kind, messages.ErrorCode_ERROR_CODE_UNAVAILABLE, "leadership lost before the entry committed: outcome unknown"))
+	}
 	if c := n.change; c != nil {
 		n.change = nil
 		if len(c.learners) > 0 {

@@ -58,6 +58,13 @@ func initialiseStore(store storage.Storage, cfg Config) error {
 			return fmt.Errorf("data directory %q belongs to node %d of cluster %q, not node %d of cluster %q",
 				cfg.DataDir, st.Identity.NodeID, st.Identity.ClusterID, cfg.ID, cfg.ClusterID)
 		}
+		// A node first started without Bootstrap that never took part in anything (no
+		// configuration, no log, term 0) may still be bootstrapped: nothing it promised
+		// can be contradicted.
+		untouched := st.Config == nil && st.LastIndex == 0 && st.HardState.GetTerm() == 0 && st.HardState.GetVote() == 0
+		if untouched && len(cfg.Bootstrap) > 0 {
+			return store.Write(storage.Batch{Config: &messages.Configuration{Voters: cfg.Bootstrap}})
+		}
 		return nil
 	}
 	b := storage.Batch{Identity: &want, HardState: &messages.HardState{}}

@@ -50,12 +50,19 @@ type Server struct {
 // NewServer starts a node. The returned server is live: it campaigns (if bootstrapped) and
 // serves peers at once.
 func NewServer(cfg Config) (*Server, error) {
-	props, err := NewNodeProps(cfg)
+	if _, err := cfg.settings(); err != nil {
+		return nil, err
+	}
+	// The endpoint first: if its address is taken, the store has not been touched yet.
+	// protoactor's own logging stays quiet (it reports every failed reconnect); cfg.Logger
+	// receives the node's events.
+	ep, err := remote.StartEndpoint(cfg.Address, remote.EndpointOptions{})
 	if err != nil {
 		return nil, err
 	}
-	ep, err := remote.StartEndpoint(cfg.Address, remote.EndpointOptions{Logger: cfg.Logger})
+	props, err := NewNodeProps(cfg)
 	if err != nil {
+		ep.Stop()
 		return nil, err
 	}
 	pid, err := ep.System.Root.SpawnNamed(props, remote.NodeActorName)
