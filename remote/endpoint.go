@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,6 +21,20 @@ import (
 type EndpointOptions struct {
 	// Logger receives protoactor's own logs. Nil discards them.
 	Logger *slog.Logger
+
+	// TLS, when set, makes the endpoint's gRPC server accept TLS connections only, with this
+	// configuration. For mutual TLS give it ClientCAs and ClientAuth
+	// tls.RequireAndVerifyClientCert: a peer whose certificate does not verify is refused
+	// during the handshake, before any message of it is read.
+	TLS *tls.Config
+	// ClientTLS, when set, makes the connections the endpoint opens to peers use TLS with
+	// this configuration instead of plaintext: RootCAs verifies each peer's certificate
+	// against the host of its address, Certificates is what the endpoint presents to peers
+	// that ask for a client certificate.
+	ClientTLS *tls.Config
+	// OnHandshakeError, when set, is called after every failed TLS handshake of the
+	// endpoint, incoming or outgoing. It is called on gRPC's goroutines and must not block.
+	OnHandshakeError func(HandshakeError)
 }
 
 // Endpoint is an actor system with protoactor remoting started on one address.
@@ -55,7 +70,7 @@ func StartEndpoint(address string, opts EndpointOptions) (*Endpoint, error) {
 	}
 
 	system := actor.NewActorSystem(actor.WithLoggerFactory(loggerFactory(opts.Logger)))
-	r := protoremote.NewRemote(system, protoremote.Configure(host, port))
+	r := protoremote.NewRemote(system, protoremote.Configure(host, port, tlsOptions(opts)...))
 	if err := startRemote(r); err != nil {
 		system.Shutdown()
 		return nil, fmt.Errorf("remote: start on %q: %w", address, err)
@@ -66,7 +81,7 @@ func StartEndpoint(address string, opts EndpointOptions) (*Endpoint, error) {
 		_, ok := evt.(*protoremote.EndpointConnectedEvent)
 		return ok
 	})
-	if err := waitServing(e.Address(), serveTimeout); err != nil {
+	if err := waitServing(e.Address(), opts, serveTimeout); err != nil {
 		e.Stop()
 		return nil, fmt.Errorf("remote: start on %q: %w", address, err)
 	}
@@ -93,8 +108,10 @@ const serveTimeout = 5 * time.Second
 // protoactor starts grpc.Server.Serve on a goroutine; a Stop that comes before Serve has
 // registered the listener leaves the socket to be closed later by that goroutine, so the
 // address would not be free yet when Stop returns. The server writes its HTTP/2 SETTINGS
-// frame as soon as it accepts a connection: reading one byte proves Serve runs.
-func waitServing(address string, timeout time.Duration) error {
+// frame as soon as it accepts a connection: reading one byte proves Serve runs. A TLS
+// server says nothing before the client's hello: there its answer to a handshake is the
+// proof (see probeTLS).
+func waitServing(address string, opts EndpointOptions, timeout time.Duration) error {
 	conn, err := net.DialTimeout("tcp", address, timeout)
 	if err != nil {
 		return err
@@ -102,6 +119,9 @@ func waitServing(address string, timeout time.Duration) error {
 	defer conn.Close()
 	if err := conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 		return err
+	}
+	if opts.TLS != nil {
+		return probeTLS(conn, opts.ClientTLS, timeout)
 	}
 	var b [1]byte
 	if _, err := conn.Read(b[:]); err != nil {

@@ -37,6 +37,13 @@ type options struct {
 	clusterID      string
 	maxCommand     int
 	catchUpTimeout time.Duration
+
+	// metrics is where /metrics and /debug/pprof/ are served ("": nowhere).
+	metrics string
+	// TLS of the client API (apiCert and apiKey; apiClientCA: client certificates
+	// required) and mutual TLS between peers (all three or none). PEM file paths.
+	apiCert, apiKey, apiClientCA string
+	peerCert, peerKey, peerCA    string
 }
 
 const usageHeader = `raft: one Raft node run as a sidecar, serving the gRPC API raft.v1.PeerService.
@@ -54,6 +61,12 @@ A node started with an empty data directory and no -bootstrap never campaigns: i
 until a leader adds it with ChangeConfiguration (raftctl member add / config set).
 SIGTERM or SIGINT shut the node down cleanly; exit status 0 after a clean shutdown, 1 when
 the node could not start or failed, 2 for a bad command line.
+
+Observability and security are off unless asked for: -metrics HOST:PORT serves Prometheus
+metrics at /metrics and Go's pprof at /debug/pprof/ (bind it to 127.0.0.1); -api-cert and
+-api-key make the client API serve TLS (-api-client-ca: clients must present a certificate
+it signed); -peer-cert, -peer-key and -peer-ca together turn on mutual TLS between peers
+(a peer whose certificate -peer-ca did not sign is refused).
 
 Flags:
 `
@@ -78,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.clusterID, "cluster-id", defaultClusterID, "cluster `name`; peers of another cluster are ignored, and a data directory stays bound to it")
 	fs.IntVar(&o.maxCommand, "max-command-bytes", actors.DefaultMaxCommandBytes, "largest command Submit accepts, in `bytes`")
 	fs.DurationVar(&o.catchUpTimeout, "catch-up-timeout", actors.DefaultCatchUpTimeout, "how long new members may take to catch up before a configuration change fails")
+	registerExtraFlags(fs, &o)
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -126,6 +140,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.addr == o.api {
 		return fail("-addr and -api are both %s: they need different ports", o.addr)
+	}
+	if err := checkExtraFlags(o); err != nil {
+		return fail("%v", err)
 	}
 	return o, nil
 }

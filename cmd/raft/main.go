@@ -11,6 +11,10 @@
 // raftctl). SIGTERM and SIGINT shut the node down cleanly. Logs go to stderr, one line per
 // event, warnings and errors only unless -log-level says otherwise.
 //
+// -metrics HOST:PORT serves Prometheus metrics at /metrics and pprof at /debug/pprof/;
+// -api-cert/-api-key (and -api-client-ca) put the client API behind TLS (mutual TLS);
+// -peer-cert/-peer-key/-peer-ca turn on mutual TLS between peers.
+//
 // Exit status: 0 after a clean shutdown, 1 when the node cannot start or fails, 2 for a bad
 // command line.
 package main
@@ -29,7 +33,9 @@ import (
 	"github.com/raftsidecar/raft/actors"
 	"github.com/raftsidecar/raft/messages"
 	"github.com/raftsidecar/raft/messages/raftv1"
+	"github.com/raftsidecar/raft/remote"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/reflection"
 )
 
@@ -56,12 +62,33 @@ func run(args []string, stderr io.Writer) int {
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(signals)
 
+	apiTLS, err := apiTLSConfig(opts)
+	if err != nil {
+		logger.Error("cannot load the client API's TLS files", "error", err)
+		return 1
+	}
+	peerTLS, peerClientTLS, err := peerTLSConfigs(opts, logger)
+	if err != nil {
+		logger.Error("cannot load the peer TLS files", "error", err)
+		return 1
+	}
+	m := newMetrics(opts.id, opts.clusterID)
+	handshakes := newHandshakeLog(logger, m)
+
 	// Claim the API port before the node starts: a node that cannot be reached by its
 	// clients should not join in elections.
 	listener, err := net.Listen("tcp", opts.api)
 	if err != nil {
 		logger.Error("cannot listen for the client API", "api", opts.api, "error", err)
 		return 1
+	}
+	var metricsListener net.Listener
+	if opts.metrics != "" {
+		if metricsListener, err = net.Listen("tcp", opts.metrics); err != nil {
+			listener.Close()
+			logger.Error("cannot listen for metrics", "metrics", opts.metrics, "error", err)
+			return 1
+		}
 	}
 	cfg := actors.Config{
 		ID:              opts.id,
@@ -76,9 +103,16 @@ func run(args []string, stderr io.Writer) int {
 		// Used by the store only on its very first start; ignored once state exists.
 		cfg.Bootstrap = []*messages.Member{{Id: opts.id, Address: opts.addr}}
 	}
-	node, err := actors.NewServer(cfg)
+	node, err := startNode(cfg, remote.EndpointOptions{
+		TLS:              peerTLS,
+		ClientTLS:        peerClientTLS,
+		OnHandshakeError: handshakes.reporter("peer"),
+	})
 	if err != nil {
 		listener.Close()
+		if metricsListener != nil {
+			metricsListener.Close()
+		}
 		logger.Error("cannot start the node", "data", opts.data, "addr", opts.addr, "error", err)
 		return 1
 	}
@@ -91,20 +125,33 @@ func run(args []string, stderr io.Writer) int {
 		stopping:   stopping,
 		logger:     logger,
 	}
-	server := grpc.NewServer(
+	serverOptions := []grpc.ServerOption{
 		// Room for a command at the limit with its framing; a command between the limit and
 		// this size is refused by the service with INVALID_ARGUMENT, a larger message by gRPC
 		// itself with RESOURCE_EXHAUSTED.
 		grpc.MaxRecvMsgSize(maxRequestBytes(opts.maxCommand)),
-		grpc.ChainUnaryInterceptor(logUnary(logger)),
-		grpc.ChainStreamInterceptor(logStream(logger)),
-	)
+		grpc.ChainUnaryInterceptor(logUnary(logger), metricsUnary(m)),
+		grpc.ChainStreamInterceptor(logStream(logger), metricsStream(m)),
+	}
+	if apiTLS != nil {
+		creds := remote.ReportHandshakeErrors(credentials.NewTLS(apiTLS), handshakes.reporter("api"))
+		serverOptions = append(serverOptions, grpc.Creds(creds))
+	}
+	server := grpc.NewServer(serverOptions...)
 	raftv1.RegisterPeerServiceServer(server, svc)
 	reflection.Register(server)
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
+	obs := newObserver(m, logger, svc.status)
+	polling := obs.run(stopping)
+	var metricsSrv *metricsServer
+	if metricsListener != nil {
+		metricsSrv = serveMetrics(metricsListener, m, obs)
+	}
 	logger.Info("node running", "addr", opts.addr, "api", opts.api, "data", opts.data,
-		"cluster", opts.clusterID, "bootstrap", opts.bootstrap)
+		"cluster", opts.clusterID, "bootstrap", opts.bootstrap, "metrics", opts.metrics,
+		"api_tls", apiTLS != nil, "api_client_certs", apiTLS != nil && apiTLS.ClientCAs != nil,
+		"peer_mtls", peerTLS != nil)
 
 	status := 0
 	select {
@@ -118,8 +165,12 @@ func run(args []string, stderr io.Writer) int {
 		status = 1
 	}
 	signal.Stop(signals) // a second signal kills the process at once
-	close(stopping)      // ends Watch streams and requests still waiting on the node
+	close(stopping)      // ends Watch streams, requests still waiting on the node, the poller
+	if metricsSrv != nil {
+		metricsSrv.stop(time.Second)
+	}
 	stopGRPC(server, shutdownGrace)
+	<-polling
 	if err := node.Close(); err != nil {
 		logger.Error("closing the node", "error", err)
 		status = 1

@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/raftsidecar/raft/messages/raftv1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
@@ -32,6 +36,9 @@ type globals struct {
 	timeout     time.Duration
 	peers       string
 	apiPortBase int
+	tlsCA       string // TLS to the API: CA of the servers' certificates
+	tlsCert     string // client certificate and key, for a server that requires one
+	tlsKey      string
 
 	peerAPIs map[uint64]string // parsed -peers
 }
@@ -47,6 +54,9 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.DurationVar(&g.timeout, "timeout", g.timeout, "deadline of each request")
 	fs.StringVar(&g.peers, "peers", g.peers, "client API addresses of members for status, as `ID=HOST:PORT,...`")
 	fs.IntVar(&g.apiPortBase, "api-port-base", g.apiPortBase, "status reaches a member not in -peers at the host of its peer address, port `N`+id")
+	fs.StringVar(&g.tlsCA, "tls-ca", g.tlsCA, "connect with TLS, verifying the node's certificate against this PEM CA `file` (with -tls-cert alone: the system's CAs)")
+	fs.StringVar(&g.tlsCert, "tls-cert", g.tlsCert, "connect with TLS, presenting this PEM client certificate `file` (for a node run with -api-client-ca)")
+	fs.StringVar(&g.tlsKey, "tls-key", g.tlsKey, "PEM private key `file` of -tls-cert")
 }
 
 // check validates the global flags.
@@ -60,6 +70,12 @@ func (g *globals) check() error {
 	if g.apiPortBase < 0 || g.apiPortBase > 65535 {
 		return fmt.Errorf("-api-port-base %d: want 0..65535", g.apiPortBase)
 	}
+	creds, err := g.credentials()
+	if err != nil {
+		return err
+	}
+	apiCredentials = creds
+	apiTLS, apiClientCert = g.tlsCA != "" || g.tlsCert != "", g.tlsCert != ""
 	g.peerAPIs = map[uint64]string{}
 	if g.peers != "" {
 		peers, err := parsePeers("-peers", g.peers)
@@ -81,9 +97,48 @@ type client struct {
 	api  raftv1.PeerServiceClient
 }
 
+// apiCredentials are the transport credentials of every connection to a node's API:
+// plaintext unless the -tls-* flags ask for TLS. check sets them before anything is dialled.
+var apiCredentials = insecure.NewCredentials()
+
+// apiTLS and apiClientCert say whether those credentials are TLS and present a client
+// certificate, for explaining a refused connection.
+var apiTLS, apiClientCert bool
+
+// credentials are the transport credentials the -tls-* flags ask for: TLS when any is
+// given, verifying the server against -tls-ca (or the system's CAs) and the host of the
+// address dialled, presenting -tls-cert when given; plaintext otherwise.
+func (g *globals) credentials() (credentials.TransportCredentials, error) {
+	if g.tlsCA == "" && g.tlsCert == "" && g.tlsKey == "" {
+		return insecure.NewCredentials(), nil
+	}
+	if (g.tlsCert == "") != (g.tlsKey == "") {
+		return nil, fmt.Errorf("-tls-cert and -tls-key go together")
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if g.tlsCA != "" {
+		pem, err := os.ReadFile(g.tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("-tls-ca: %v", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-tls-ca %s: no PEM certificate in it", g.tlsCA)
+		}
+	}
+	if g.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(g.tlsCert, g.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("-tls-cert/-tls-key: %v", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return credentials.NewTLS(cfg), nil
+}
+
 // dial prepares a connection to addr; it connects on first use.
 func dialAPI(addr string) (*grpc.ClientConn, error) {
-	return grpc.Dial(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return grpc.Dial(addr, grpc.WithTransportCredentials(apiCredentials))
 }
 
 // dial prepares the connection to the node at -api.
@@ -122,6 +177,9 @@ func explain(err error, addr string) error {
 	msg := st.Message()
 	switch st.Code() {
 	case codes.Unavailable:
+		if err := refusedConnection(msg, addr); err != nil {
+			return err
+		}
 		if notConnected(msg) {
 			return fmt.Errorf("cannot reach the node at %s: is its daemon running with -api %s? (%s)", addr, addr, msg)
 		}
@@ -142,6 +200,27 @@ func explain(err error, addr string) error {
 		return fmt.Errorf("cancelled: %s", msg)
 	}
 	return fmt.Errorf("%s (%s)", msg, strings.ToLower(strings.ReplaceAll(st.Code().String(), "_", " ")))
+}
+
+// refusedConnection explains an UNAVAILABLE message that says the connection was refused or
+// cut during or right after the TLS handshake, nil for any other message. How a refusal
+// shows depends on timing (with TLS 1.3 the client may finish its side of the handshake
+// before the server refuses it), hence the several forms.
+func refusedConnection(msg, addr string) error {
+	switch {
+	case strings.Contains(msg, "authentication handshake failed"):
+		return fmt.Errorf("TLS handshake with the node at %s failed: check -tls-ca, -tls-cert and -tls-key (%s)", addr, msg)
+	case !strings.Contains(msg, "server preface") && !strings.Contains(msg, "broken pipe") &&
+		!strings.Contains(msg, "connection reset") && !strings.Contains(msg, "remote error: tls:"):
+		return nil
+	case !apiTLS:
+		return fmt.Errorf("the node at %s closed the connection: if it serves TLS (-api-cert), give -tls-ca (%s)", addr, msg)
+	case !apiClientCert:
+		return fmt.Errorf("the node at %s refused the connection: if it requires client certificates (-api-client-ca), give -tls-cert and -tls-key (%s)", addr, msg)
+	case strings.Contains(msg, "remote error: tls:"):
+		return fmt.Errorf("TLS handshake with the node at %s failed: check -tls-ca, -tls-cert and -tls-key (%s)", addr, msg)
+	}
+	return nil
 }
 
 // notConnected says whether an UNAVAILABLE message is gRPC's own for a connection that could

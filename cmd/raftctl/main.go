@@ -62,6 +62,10 @@ Flags (before or after the command):
   -peers ID=API,...    client API addresses of members, for status
   -api-port-base N     otherwise status reaches member ID at the host of its peer
                        address, port N+ID (default 9000, as the daemon's -api default)
+  -tls-ca FILE         connect with TLS and verify the node against this PEM CA (for a
+                       daemon run with -api-cert); plaintext when no -tls-* flag is given
+  -tls-cert FILE, -tls-key FILE
+                       client certificate to present (for a daemon run with -api-client-ca)
 
 Exit status: 0 success; 1 the request failed (node unreachable, request refused, or no
 answer in time); 2 usage error (nothing was sent).
