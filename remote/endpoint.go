@@ -70,7 +70,15 @@ func StartEndpoint(address string, opts EndpointOptions) (*Endpoint, error) {
 	}
 
 	system := actor.NewActorSystem(actor.WithLoggerFactory(loggerFactory(opts.Logger)))
-	r := protoremote.NewRemote(system, protoremote.Configure(host, port, tlsOptions(opts)...))
+	options := tlsOptions(opts)
+	if port != 0 {
+		// protoactor names the system by the address it actually bound (an IP) unless told
+		// otherwise; a peer that addressed this node by host name ("raft1:7000") would
+		// then not be recognised as local and its messages never delivered. The configured
+		// address is the node's name in every configuration, so announce exactly that.
+		options = append(options, protoremote.WithAdvertisedHost(address))
+	}
+	r := protoremote.NewRemote(system, protoremote.Configure(host, port, options...))
 	if err := startRemote(r); err != nil {
 		system.Shutdown()
 		return nil, fmt.Errorf("remote: start on %q: %w", address, err)

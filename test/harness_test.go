@@ -61,12 +61,23 @@ func freeAddress(t testing.TB) string {
 
 // newCluster starts n bootstrapped nodes and stops them at the end of the test.
 func newCluster(t testing.TB, n int, tweak ...func(*actors.Config)) *cluster {
+	return newClusterOn(t, "", n, tweak...)
+}
+
+// newClusterOn is newCluster with peer addresses naming host (empty: 127.0.0.1) instead of
+// the loopback IP, e.g. "localhost", as containers name each other.
+func newClusterOn(t testing.TB, host string, n int, tweak ...func(*actors.Config)) *cluster {
 	c := &cluster{t: t, faults: remote.NewFaultNetwork(time.Now().UnixNano()), nodes: map[uint64]*node{}}
 	if len(tweak) > 0 {
 		c.tweak = tweak[0]
 	}
 	for i := 1; i <= n; i++ {
-		c.members = append(c.members, &messages.Member{Id: uint64(i), Address: freeAddress(t)})
+		addr := freeAddress(t)
+		if host != "" {
+			_, port, _ := net.SplitHostPort(addr)
+			addr = net.JoinHostPort(host, port)
+		}
+		c.members = append(c.members, &messages.Member{Id: uint64(i), Address: addr})
 	}
 	for _, m := range c.members {
 		c.nodes[m.Id] = &node{id: m.Id, address: m.Address, dir: t.TempDir()}

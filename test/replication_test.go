@@ -192,3 +192,14 @@ func TestReplicationOverUnreliableNetwork(t *testing.T) {
 		seen[cmd] = true
 	}
 }
+
+// Peers addressed by host name (as containers address each other) are recognised as
+// themselves: protoactor must announce the configured address, not the IP it bound.
+func TestHostNameAddresses(t *testing.T) {
+	c := newClusterOn(t, "localhost", 3)
+	var last uint64
+	for i := 0; i < 10; i++ {
+		last = c.mustSubmit([]byte(fmt.Sprintf("by-name-%d", i))).Index
+	}
+	require.Len(t, commands(c.waitConverged(last, 10*time.Second)), 10)
+}
