@@ -61,7 +61,7 @@ type node struct {
 	id        uint64
 	service   string // compose service name, raftN
 	ip        string // fixed address on the cluster network
-	peer      string // peer address, ip:7000, as in configurations
+	peer      string // peer address, service:7000, as in configurations
 	api       string // published API on the host's loopback
 	container string // container id
 	conn      *grpc.ClientConn
@@ -275,7 +275,7 @@ func newCluster(t *testing.T, compose []string) *cluster {
 			ip:      fmt.Sprintf("%s.%d", prefix, 10+i),
 			api:     freeLoopbackAddress(t),
 		}
-		n.peer = net.JoinHostPort(n.ip, strconv.Itoa(peerPort))
+		n.peer = net.JoinHostPort(n.service, strconv.Itoa(peerPort)) // peers name each other by service
 		_, port, _ := net.SplitHostPort(n.api)
 		c.env = append(c.env, fmt.Sprintf("RAFT_API_PORT_%d=%s", i, port))
 		c.nodes = append(c.nodes, n)
