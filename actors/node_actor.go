@@ -188,7 +188,7 @@ func (a *nodeActor) start(ctx actor.Context) {
 		name  string
 		actor actor.Actor
 	}{
-		{persistenceName, &logicActor{logic: newPersistenceLogic(a.store), routes: a.routes}},
+		{persistenceName, &logicActor{logic: newPersistenceLogic(a.store, a.s.clock), routes: a.routes}},
 		{electionName, &logicActor{logic: newElectionLogic(a.s), routes: a.routes}},
 		{replicationName, &logicActor{logic: newReplicationLogic(a.s), routes: a.routes}},
 		{configName, &logicActor{logic: newConfigLogic(a.s.id), routes: a.routes}},

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/raftsidecar/raft/messages"
@@ -99,6 +100,7 @@ type nodeLogic struct {
 	// Counters for Status.
 	persistBatches uint64
 	persistEntries uint64
+	persistLatency latencyHistogram
 	droppedForeign uint64
 	droppedInvalid uint64
 }
@@ -668,6 +670,7 @@ func (n *nodeLogic) status() *messages.Status {
 		Config: cfg, ConfigIndex: n.configIndex, Vote: n.vote, DurableIndex: n.durableIndex,
 		DroppedForeignCluster: n.droppedForeign, DroppedInvalid: n.droppedInvalid,
 		PersistBatches: n.persistBatches, PersistEntries: n.persistEntries,
+		PersistLatencyCounts: slices.Clone(n.persistLatency.counts), PersistLatencySumSeconds: n.persistLatency.sum.Seconds(),
 	}
 	if !n.isVoter() && n.role != roleLeader {
 		st.Role = "learner"
@@ -732,6 +735,7 @@ func (n *nodeLogic) onPersisted(m *messages.Persisted) {
 	n.doneSeq = m.Seq
 	n.persistBatches++
 	n.persistEntries += m.Entries
+	n.persistLatency.observe(time.Duration(m.WriteNanos))
 	i := 0
 	for ; i < len(n.marks) && n.marks[i].seq <= m.Seq; i++ {
 		n.durableIndex = n.marks[i].lastIndex

@@ -12,6 +12,7 @@ import (
 type persistenceLogic struct {
 	outbox
 	store storage.Storage
+	clock Clock
 
 	buffer    []*messages.PersistRequest
 	scheduled bool
@@ -22,8 +23,8 @@ type persistenceLogic struct {
 	entries uint64
 }
 
-func newPersistenceLogic(store storage.Storage) *persistenceLogic {
-	return &persistenceLogic{store: store}
+func newPersistenceLogic(store storage.Storage, clock Clock) *persistenceLogic {
+	return &persistenceLogic{store: store, clock: clock}
 }
 
 func (p *persistenceLogic) handle(msg proto.Message) {
@@ -49,14 +50,17 @@ func (p *persistenceLogic) flush() {
 	last := p.buffer[len(p.buffer)-1].Seq
 	batch := mergeRequests(p.buffer)
 	p.buffer = nil
-	if err := p.store.Write(batch); err != nil {
+	started := p.clock.Now()
+	err := p.store.Write(batch)
+	took := p.clock.Now().Sub(started)
+	if err != nil {
 		p.failed = true
 		p.send(toNode, &messages.PersistFailed{Seq: last, Error: err.Error()})
 		return
 	}
 	p.batches++
 	p.entries += uint64(len(batch.Entries))
-	p.send(toNode, &messages.Persisted{Seq: last, Entries: uint64(len(batch.Entries))})
+	p.send(toNode, &messages.Persisted{Seq: last, Entries: uint64(len(batch.Entries)), WriteNanos: uint64(took)})
 }
 
 // mergeRequests folds requests, in order, into one batch with the same effect: the newest

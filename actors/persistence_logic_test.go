@@ -19,7 +19,7 @@ func cmdEntries(from uint64, terms ...uint64) []*messages.Entry {
 // Requests queued before the flush land in one batch; one Persisted acknowledges them all.
 func TestPersistenceGroupCommit(t *testing.T) {
 	store := storage.NewMemory()
-	p := newPersistenceLogic(store)
+	p := newPersistenceLogic(store, SystemClock{})
 	p.handle(&messages.PersistRequest{Seq: 1, HardState: &messages.HardState{Term: 1, Vote: 1}})
 	outs := p.drain()
 	require.Len(t, outs, 1)
@@ -30,7 +30,9 @@ func TestPersistenceGroupCommit(t *testing.T) {
 	p.handle(&messages.FlushPersistence{})
 	outs = p.drain()
 	require.Len(t, outs, 1)
-	require.Equal(t, &messages.Persisted{Seq: 3, Entries: 3}, outs[0].msg)
+	persisted := outs[0].msg.(*messages.Persisted)
+	require.Equal(t, uint64(3), persisted.Seq)
+	require.Equal(t, uint64(3), persisted.Entries)
 	require.Equal(t, uint64(1), p.batches)
 	st, err := store.Load()
 	require.NoError(t, err)
@@ -63,7 +65,7 @@ func TestMergeRequests(t *testing.T) {
 // A failed write is reported and nothing more is written.
 func TestPersistenceFailureStops(t *testing.T) {
 	store := storage.NewMemory()
-	p := newPersistenceLogic(store)
+	p := newPersistenceLogic(store, SystemClock{})
 	p.handle(&messages.PersistRequest{Seq: 1, Entries: cmdEntries(5, 1)}) // a gap: invalid
 	p.drain()
 	p.handle(&messages.FlushPersistence{})

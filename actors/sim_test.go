@@ -202,7 +202,7 @@ func (s *sim) start(id uint64) {
 	n.inc++
 	n.applied = nil
 	n.node = newNodeLogic(set, st, entries)
-	n.persistence = newPersistenceLogic(n.store)
+	n.persistence = newPersistenceLogic(n.store, s.clock)
 	n.election = newElectionLogic(set)
 	n.replication = newReplicationLogic(set)
 	n.config = newConfigLogic(id)

@@ -2178,8 +2178,12 @@ type Status struct {
 	ConfigIndex           uint64                 `protobuf:"varint,15,opt,name=config_index,json=configIndex,proto3" json:"config_index,omitempty"`                                 // index of the configuration entry in force (0: bootstrap)
 	PersistBatches        uint64                 `protobuf:"varint,16,opt,name=persist_batches,json=persistBatches,proto3" json:"persist_batches,omitempty"`                        // synced batches written since start
 	PersistEntries        uint64                 `protobuf:"varint,17,opt,name=persist_entries,json=persistEntries,proto3" json:"persist_entries,omitempty"`                        // entries written in them
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Synced-write latency histogram: counts per bucket (not cumulative) for the upper bounds
+	// actors.PersistLatencyBuckets (seconds), then one more for +Inf; and the sum in seconds.
+	PersistLatencyCounts     []uint64 `protobuf:"varint,18,rep,packed,name=persist_latency_counts,json=persistLatencyCounts,proto3" json:"persist_latency_counts,omitempty"`
+	PersistLatencySumSeconds float64  `protobuf:"fixed64,19,opt,name=persist_latency_sum_seconds,json=persistLatencySumSeconds,proto3" json:"persist_latency_sum_seconds,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *Status) Reset() {
@@ -2327,6 +2331,20 @@ func (x *Status) GetPersistBatches() uint64 {
 func (x *Status) GetPersistEntries() uint64 {
 	if x != nil {
 		return x.PersistEntries
+	}
+	return 0
+}
+
+func (x *Status) GetPersistLatencyCounts() []uint64 {
+	if x != nil {
+		return x.PersistLatencyCounts
+	}
+	return nil
+}
+
+func (x *Status) GetPersistLatencySumSeconds() float64 {
+	if x != nil {
+		return x.PersistLatencySumSeconds
 	}
 	return 0
 }
@@ -2657,7 +2675,8 @@ func (x *PersistRequest) GetEntries() []*Entry {
 type Persisted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Entries       uint64                 `protobuf:"varint,2,opt,name=entries,proto3" json:"entries,omitempty"` // entries the batch wrote
+	Entries       uint64                 `protobuf:"varint,2,opt,name=entries,proto3" json:"entries,omitempty"`                         // entries the batch wrote
+	WriteNanos    uint64                 `protobuf:"varint,3,opt,name=write_nanos,json=writeNanos,proto3" json:"write_nanos,omitempty"` // how long the synced write took
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2702,6 +2721,13 @@ func (x *Persisted) GetSeq() uint64 {
 func (x *Persisted) GetEntries() uint64 {
 	if x != nil {
 		return x.Entries
+	}
+	return 0
+}
+
+func (x *Persisted) GetWriteNanos() uint64 {
+	if x != nil {
+		return x.WriteNanos
 	}
 	return 0
 }
@@ -4108,7 +4134,7 @@ const file_raft_proto_rawDesc = "" +
 	"\awatcher\x18\x01 \x01(\v2\x1a.raft.messages.v1.ActorRefR\awatcher\"1\n" +
 	"\fCommitNotice\x12!\n" +
 	"\fcommit_index\x18\x01 \x01(\x04R\vcommitIndex\"\v\n" +
-	"\tGetStatus\"\xf4\x04\n" +
+	"\tGetStatus\"\xe9\x05\n" +
 	"\x06Status\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x12\n" +
@@ -4127,7 +4153,9 @@ const file_raft_proto_rawDesc = "" +
 	"\amembers\x18\x0e \x03(\v2\x1e.raft.messages.v1.MemberStatusR\amembers\x12!\n" +
 	"\fconfig_index\x18\x0f \x01(\x04R\vconfigIndex\x12'\n" +
 	"\x0fpersist_batches\x18\x10 \x01(\x04R\x0epersistBatches\x12'\n" +
-	"\x0fpersist_entries\x18\x11 \x01(\x04R\x0epersistEntries\"m\n" +
+	"\x0fpersist_entries\x18\x11 \x01(\x04R\x0epersistEntries\x124\n" +
+	"\x16persist_latency_counts\x18\x12 \x03(\x04R\x14persistLatencyCounts\x12=\n" +
+	"\x1bpersist_latency_sum_seconds\x18\x13 \x01(\x01R\x18persistLatencySumSeconds\"m\n" +
 	"\fMemberStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
@@ -4149,10 +4177,12 @@ const file_raft_proto_rawDesc = "" +
 	"\n" +
 	"hard_state\x18\x02 \x01(\v2\x1b.raft.messages.v1.HardStateR\thardState\x12#\n" +
 	"\rtruncate_from\x18\x03 \x01(\x04R\ftruncateFrom\x121\n" +
-	"\aentries\x18\x04 \x03(\v2\x17.raft.messages.v1.EntryR\aentries\"7\n" +
+	"\aentries\x18\x04 \x03(\v2\x17.raft.messages.v1.EntryR\aentries\"X\n" +
 	"\tPersisted\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x18\n" +
-	"\aentries\x18\x02 \x01(\x04R\aentries\"7\n" +
+	"\aentries\x18\x02 \x01(\x04R\aentries\x12\x1f\n" +
+	"\vwrite_nanos\x18\x03 \x01(\x04R\n" +
+	"writeNanos\"7\n" +
 	"\rPersistFailed\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\"\x12\n" +

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/raftsidecar/raft/actors"
 	"github.com/raftsidecar/raft/messages"
 )
 
@@ -20,9 +21,10 @@ var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 // roles are the values of Status.role, each a series of raft_role.
 var roles = []string{"leader", "follower", "candidate", "learner"}
 
-// histogram counts observations into latencyBuckets.
+// histogram counts observations into latencyBuckets (or bounds, when set).
 type histogram struct {
-	counts []uint64 // per bucket (not cumulative), one more for +Inf
+	bounds []float64 // upper bounds; nil means latencyBuckets
+	counts []uint64  // per bucket (not cumulative), one more for +Inf
 	sum    float64
 	count  uint64
 }
@@ -172,6 +174,14 @@ func (m *metrics) render(w *exposition) {
 			avg = float64(st.PersistEntries) / float64(st.PersistBatches)
 		}
 		w.sample("raft_persist_batch_size_average", float(avg))
+		if counts := st.PersistLatencyCounts; len(counts) == len(actors.PersistLatencyBuckets)+1 {
+			w.family("raft_fsync_duration_seconds", "histogram", "How long each synced LevelDB batch write (write + fsync) took in the node's Persistence actor.")
+			h := &histogram{bounds: actors.PersistLatencyBuckets, counts: counts, sum: st.PersistLatencySumSeconds}
+			for _, n := range counts {
+				h.count += n
+			}
+			w.histogram("raft_fsync_duration_seconds", h)
+		}
 		if st.Role == "leader" {
 			w.family("raft_replication_lag_entries", "gauge", "On the leader only: entries of its log each member is not known to hold (last_log_index - the member's match index).")
 			members := slices.Clone(st.Members)
@@ -204,7 +214,7 @@ func (m *metrics) render(w *exposition) {
 	for _, k := range keys {
 		w.histogram("raft_grpc_request_duration_seconds", m.rpcs[k], "method", k.method, "code", k.code)
 	}
-	w.family("raft_submit_duration_seconds", "histogram", "Latency of each successful Submit as measured by the daemon's API: validation, forwarding to the leader if needed, appending, fsync on a quorum and commit. It stands in for append latency; the node does not report fsync time on its own.")
+	w.family("raft_submit_duration_seconds", "histogram", "Latency of each successful Submit as measured by the daemon's API: validation, forwarding to the leader if needed, appending, fsync on a quorum and commit. Fsync time alone is raft_fsync_duration_seconds.")
 	w.histogram("raft_submit_duration_seconds", m.submit)
 
 	hks := make([]handshakeKey, 0, len(m.handshakes))
@@ -247,12 +257,16 @@ func (w *exposition) sample(name, value string, labels ...string) {
 
 // histogram writes the _bucket (cumulative, le label last), _sum and _count samples of h.
 func (w *exposition) histogram(name string, h *histogram, labels ...string) {
+	bounds := h.bounds
+	if bounds == nil {
+		bounds = latencyBuckets
+	}
 	var cumulative uint64
 	for i, n := range h.counts {
 		cumulative += n
 		le := "+Inf"
-		if i < len(latencyBuckets) {
-			le = float(latencyBuckets[i])
+		if i < len(bounds) {
+			le = float(bounds[i])
 		}
 		w.sample(name+"_bucket", u64(cumulative), append(slices.Clone(labels), "le", le)...)
 	}

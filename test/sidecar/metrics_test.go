@@ -76,6 +76,9 @@ func testMetrics(t *testing.T, bin binaries) {
 	want(s, `raft_grpc_request_duration_seconds_bucket{method="/raft.v1.PeerService/ChangeConfiguration",code="OK",le="+Inf"}`, is(1), "1")
 	want(s, `raft_submit_duration_seconds_count`, atLeastV(1), ">= 1")
 	want(s, `raft_submit_duration_seconds_sum`, func(v float64) bool { return v > 0 && v < 30 }, "in (0, 30)")
+	want(s, `raft_fsync_duration_seconds_count`, func(v float64) bool { return v == s[`raft_persist_batches_total`] }, "one per synced batch")
+	want(s, `raft_fsync_duration_seconds_bucket{le="+Inf"}`, func(v float64) bool { return v == s[`raft_fsync_duration_seconds_count`] }, "= count")
+	want(s, `raft_fsync_duration_seconds_sum`, func(v float64) bool { return v > 0 && v < 30 }, "in (0, 30)")
 
 	// A follower: no lag series; the Submits forwarded through it are counted there too.
 	s = mustScrape(t, metrics[2])
