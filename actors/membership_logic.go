@@ -188,9 +188,11 @@ func (n *nodeLogic) configCommitted() {
 		n.refreshConfig()
 		return
 	}
-	if len(n.leaving) > 0 {
-		n.leaving = nil
-		n.announceConfig()
+	if len(n.leaving) > 0 && !n.leavingTimer {
+		// Keep feeding the removed members for an election timeout: the heartbeats carry
+		// the commit of C_new, so they learn they were removed and stop campaigning.
+		n.leavingTimer = true
+		n.sendAfter(toNode, n.s.electionTimeout, &messages.LeavingExpired{Term: n.term, ConfigIndex: n.configIndex})
 	}
 	if c := n.change; c != nil && c.finalIndex != 0 && c.finalIndex <= n.commitIndex {
 		n.change = nil
@@ -236,6 +238,21 @@ func (n *nodeLogic) onChangeTimeout(m *messages.ChangeTimeout) {
 		"new members %v did not catch up within %v; configuration unchanged", behind, n.s.catchUpTimeout)))
 }
 
+func (n *nodeLogic) onLeavingExpired(m *messages.LeavingExpired) {
+	if m.Term != n.term || n.role != roleLeader {
+		return
+	}
+	n.leavingTimer = false
+	if m.ConfigIndex != n.configIndex {
+		n.configCommitted() // a newer change is under way: re-arm for its own removals
+		return
+	}
+	if len(n.leaving) > 0 {
+		n.leaving = nil
+		n.announceConfig()
+	}
+}
+
 // leadershipLost ends what only a leader carries out. Clients waiting on entries this node
 // appended are told at once that the outcome is unknown (UNAVAILABLE): the entries may still
 // commit under the next leader, but this node may never hear of it, and a client should not
@@ -261,6 +278,7 @@ func (n *nodeLogic) leadershipLost() {
 		}
 	}
 	n.leaving = nil
+	n.leavingTimer = false
 }
 
 // ------------------------------------------------------------------ leadership transfer

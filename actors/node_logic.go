@@ -92,10 +92,11 @@ type nodeLogic struct {
 
 	// Membership (leader only): a change in progress, members being removed that still get
 	// the log until the configuration without them commits, and a leadership transfer.
-	change   *configChange
-	leaving  []*messages.Member
-	transfer *leadershipTransfer
-	nextOpID uint64
+	change       *configChange
+	leaving      []*messages.Member
+	leavingTimer bool // a LeavingExpired is scheduled
+	transfer     *leadershipTransfer
+	nextOpID     uint64
 
 	// Counters for Status.
 	persistBatches uint64
@@ -193,6 +194,8 @@ func (n *nodeLogic) handle(msg proto.Message) {
 		n.onChangeTimeout(m)
 	case *messages.TransferTimeout:
 		n.onTransferTimeout(m)
+	case *messages.LeavingExpired:
+		n.onLeavingExpired(m)
 	case *messages.Persisted:
 		n.onPersisted(m)
 	case *messages.PersistFailed:

@@ -2509,6 +2509,61 @@ func (x *ChangeTimeout) GetChangeId() uint64 {
 	return 0
 }
 
+// LeavingExpired is RaftNode's timer after C_new commits: until it fires, the removed
+// members keep receiving heartbeats, so they learn that C_new is committed and stop
+// campaigning.
+type LeavingExpired struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Term          uint64                 `protobuf:"varint,1,opt,name=term,proto3" json:"term,omitempty"`
+	ConfigIndex   uint64                 `protobuf:"varint,2,opt,name=config_index,json=configIndex,proto3" json:"config_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeavingExpired) Reset() {
+	*x = LeavingExpired{}
+	mi := &file_raft_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeavingExpired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeavingExpired) ProtoMessage() {}
+
+func (x *LeavingExpired) ProtoReflect() protoreflect.Message {
+	mi := &file_raft_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeavingExpired.ProtoReflect.Descriptor instead.
+func (*LeavingExpired) Descriptor() ([]byte, []int) {
+	return file_raft_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *LeavingExpired) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *LeavingExpired) GetConfigIndex() uint64 {
+	if x != nil {
+		return x.ConfigIndex
+	}
+	return 0
+}
+
 // TransferTimeout is RaftNode's timer for a leadership transfer.
 type TransferTimeout struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2519,7 +2574,7 @@ type TransferTimeout struct {
 
 func (x *TransferTimeout) Reset() {
 	*x = TransferTimeout{}
-	mi := &file_raft_proto_msgTypes[34]
+	mi := &file_raft_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2531,7 +2586,7 @@ func (x *TransferTimeout) String() string {
 func (*TransferTimeout) ProtoMessage() {}
 
 func (x *TransferTimeout) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[34]
+	mi := &file_raft_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2544,7 +2599,7 @@ func (x *TransferTimeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferTimeout.ProtoReflect.Descriptor instead.
 func (*TransferTimeout) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{34}
+	return file_raft_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TransferTimeout) GetTransferId() uint64 {
@@ -2565,7 +2620,7 @@ type FlushAppends struct {
 
 func (x *FlushAppends) Reset() {
 	*x = FlushAppends{}
-	mi := &file_raft_proto_msgTypes[35]
+	mi := &file_raft_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2577,7 +2632,7 @@ func (x *FlushAppends) String() string {
 func (*FlushAppends) ProtoMessage() {}
 
 func (x *FlushAppends) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[35]
+	mi := &file_raft_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2590,7 +2645,7 @@ func (x *FlushAppends) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushAppends.ProtoReflect.Descriptor instead.
 func (*FlushAppends) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{35}
+	return file_raft_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FlushAppends) GetTerm() uint64 {
@@ -2615,7 +2670,7 @@ type PersistRequest struct {
 
 func (x *PersistRequest) Reset() {
 	*x = PersistRequest{}
-	mi := &file_raft_proto_msgTypes[36]
+	mi := &file_raft_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2627,7 +2682,7 @@ func (x *PersistRequest) String() string {
 func (*PersistRequest) ProtoMessage() {}
 
 func (x *PersistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[36]
+	mi := &file_raft_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2640,7 +2695,7 @@ func (x *PersistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistRequest.ProtoReflect.Descriptor instead.
 func (*PersistRequest) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{36}
+	return file_raft_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PersistRequest) GetSeq() uint64 {
@@ -2683,7 +2738,7 @@ type Persisted struct {
 
 func (x *Persisted) Reset() {
 	*x = Persisted{}
-	mi := &file_raft_proto_msgTypes[37]
+	mi := &file_raft_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2695,7 +2750,7 @@ func (x *Persisted) String() string {
 func (*Persisted) ProtoMessage() {}
 
 func (x *Persisted) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[37]
+	mi := &file_raft_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2708,7 +2763,7 @@ func (x *Persisted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Persisted.ProtoReflect.Descriptor instead.
 func (*Persisted) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{37}
+	return file_raft_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Persisted) GetSeq() uint64 {
@@ -2743,7 +2798,7 @@ type PersistFailed struct {
 
 func (x *PersistFailed) Reset() {
 	*x = PersistFailed{}
-	mi := &file_raft_proto_msgTypes[38]
+	mi := &file_raft_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2755,7 +2810,7 @@ func (x *PersistFailed) String() string {
 func (*PersistFailed) ProtoMessage() {}
 
 func (x *PersistFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[38]
+	mi := &file_raft_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2768,7 +2823,7 @@ func (x *PersistFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistFailed.ProtoReflect.Descriptor instead.
 func (*PersistFailed) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{38}
+	return file_raft_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PersistFailed) GetSeq() uint64 {
@@ -2794,7 +2849,7 @@ type FlushPersistence struct {
 
 func (x *FlushPersistence) Reset() {
 	*x = FlushPersistence{}
-	mi := &file_raft_proto_msgTypes[39]
+	mi := &file_raft_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2806,7 +2861,7 @@ func (x *FlushPersistence) String() string {
 func (*FlushPersistence) ProtoMessage() {}
 
 func (x *FlushPersistence) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[39]
+	mi := &file_raft_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2819,7 +2874,7 @@ func (x *FlushPersistence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushPersistence.ProtoReflect.Descriptor instead.
 func (*FlushPersistence) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{39}
+	return file_raft_proto_rawDescGZIP(), []int{40}
 }
 
 // RoleChanged tells Election (and Replication) the node's role in a term.
@@ -2835,7 +2890,7 @@ type RoleChanged struct {
 
 func (x *RoleChanged) Reset() {
 	*x = RoleChanged{}
-	mi := &file_raft_proto_msgTypes[40]
+	mi := &file_raft_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2847,7 +2902,7 @@ func (x *RoleChanged) String() string {
 func (*RoleChanged) ProtoMessage() {}
 
 func (x *RoleChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[40]
+	mi := &file_raft_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2860,7 +2915,7 @@ func (x *RoleChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleChanged.ProtoReflect.Descriptor instead.
 func (*RoleChanged) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{40}
+	return file_raft_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RoleChanged) GetTerm() uint64 {
@@ -2901,7 +2956,7 @@ type LeaderContact struct {
 
 func (x *LeaderContact) Reset() {
 	*x = LeaderContact{}
-	mi := &file_raft_proto_msgTypes[41]
+	mi := &file_raft_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2913,7 +2968,7 @@ func (x *LeaderContact) String() string {
 func (*LeaderContact) ProtoMessage() {}
 
 func (x *LeaderContact) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[41]
+	mi := &file_raft_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2926,7 +2981,7 @@ func (x *LeaderContact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderContact.ProtoReflect.Descriptor instead.
 func (*LeaderContact) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{41}
+	return file_raft_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *LeaderContact) GetTerm() uint64 {
@@ -2946,7 +3001,7 @@ type ElectionTimerFired struct {
 
 func (x *ElectionTimerFired) Reset() {
 	*x = ElectionTimerFired{}
-	mi := &file_raft_proto_msgTypes[42]
+	mi := &file_raft_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2958,7 +3013,7 @@ func (x *ElectionTimerFired) String() string {
 func (*ElectionTimerFired) ProtoMessage() {}
 
 func (x *ElectionTimerFired) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[42]
+	mi := &file_raft_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2971,7 +3026,7 @@ func (x *ElectionTimerFired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectionTimerFired.ProtoReflect.Descriptor instead.
 func (*ElectionTimerFired) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{42}
+	return file_raft_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ElectionTimerFired) GetEpoch() uint64 {
@@ -2991,7 +3046,7 @@ type ElectionTimeout struct {
 
 func (x *ElectionTimeout) Reset() {
 	*x = ElectionTimeout{}
-	mi := &file_raft_proto_msgTypes[43]
+	mi := &file_raft_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3003,7 +3058,7 @@ func (x *ElectionTimeout) String() string {
 func (*ElectionTimeout) ProtoMessage() {}
 
 func (x *ElectionTimeout) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[43]
+	mi := &file_raft_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3016,7 +3071,7 @@ func (x *ElectionTimeout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ElectionTimeout.ProtoReflect.Descriptor instead.
 func (*ElectionTimeout) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{43}
+	return file_raft_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ElectionTimeout) GetTerm() uint64 {
@@ -3041,7 +3096,7 @@ type StartCampaign struct {
 
 func (x *StartCampaign) Reset() {
 	*x = StartCampaign{}
-	mi := &file_raft_proto_msgTypes[44]
+	mi := &file_raft_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3053,7 +3108,7 @@ func (x *StartCampaign) String() string {
 func (*StartCampaign) ProtoMessage() {}
 
 func (x *StartCampaign) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[44]
+	mi := &file_raft_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3066,7 +3121,7 @@ func (x *StartCampaign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartCampaign.ProtoReflect.Descriptor instead.
 func (*StartCampaign) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{44}
+	return file_raft_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *StartCampaign) GetTerm() uint64 {
@@ -3122,7 +3177,7 @@ type CampaignWon struct {
 
 func (x *CampaignWon) Reset() {
 	*x = CampaignWon{}
-	mi := &file_raft_proto_msgTypes[45]
+	mi := &file_raft_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3134,7 +3189,7 @@ func (x *CampaignWon) String() string {
 func (*CampaignWon) ProtoMessage() {}
 
 func (x *CampaignWon) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[45]
+	mi := &file_raft_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3147,7 +3202,7 @@ func (x *CampaignWon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignWon.ProtoReflect.Descriptor instead.
 func (*CampaignWon) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{45}
+	return file_raft_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CampaignWon) GetTerm() uint64 {
@@ -3175,7 +3230,7 @@ type LeaderTick struct {
 
 func (x *LeaderTick) Reset() {
 	*x = LeaderTick{}
-	mi := &file_raft_proto_msgTypes[46]
+	mi := &file_raft_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3187,7 +3242,7 @@ func (x *LeaderTick) String() string {
 func (*LeaderTick) ProtoMessage() {}
 
 func (x *LeaderTick) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[46]
+	mi := &file_raft_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3200,7 +3255,7 @@ func (x *LeaderTick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderTick.ProtoReflect.Descriptor instead.
 func (*LeaderTick) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{46}
+	return file_raft_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *LeaderTick) GetTerm() uint64 {
@@ -3234,7 +3289,7 @@ type StartReplication struct {
 
 func (x *StartReplication) Reset() {
 	*x = StartReplication{}
-	mi := &file_raft_proto_msgTypes[47]
+	mi := &file_raft_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3246,7 +3301,7 @@ func (x *StartReplication) String() string {
 func (*StartReplication) ProtoMessage() {}
 
 func (x *StartReplication) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[47]
+	mi := &file_raft_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3259,7 +3314,7 @@ func (x *StartReplication) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartReplication.ProtoReflect.Descriptor instead.
 func (*StartReplication) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{47}
+	return file_raft_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *StartReplication) GetTerm() uint64 {
@@ -3314,7 +3369,7 @@ type StopReplication struct {
 
 func (x *StopReplication) Reset() {
 	*x = StopReplication{}
-	mi := &file_raft_proto_msgTypes[48]
+	mi := &file_raft_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3326,7 +3381,7 @@ func (x *StopReplication) String() string {
 func (*StopReplication) ProtoMessage() {}
 
 func (x *StopReplication) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[48]
+	mi := &file_raft_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3339,7 +3394,7 @@ func (x *StopReplication) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopReplication.ProtoReflect.Descriptor instead.
 func (*StopReplication) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{48}
+	return file_raft_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *StopReplication) GetTerm() uint64 {
@@ -3361,7 +3416,7 @@ type NewEntries struct {
 
 func (x *NewEntries) Reset() {
 	*x = NewEntries{}
-	mi := &file_raft_proto_msgTypes[49]
+	mi := &file_raft_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3373,7 +3428,7 @@ func (x *NewEntries) String() string {
 func (*NewEntries) ProtoMessage() {}
 
 func (x *NewEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[49]
+	mi := &file_raft_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3386,7 +3441,7 @@ func (x *NewEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NewEntries.ProtoReflect.Descriptor instead.
 func (*NewEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{49}
+	return file_raft_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *NewEntries) GetTerm() uint64 {
@@ -3424,7 +3479,7 @@ type FetchEntries struct {
 
 func (x *FetchEntries) Reset() {
 	*x = FetchEntries{}
-	mi := &file_raft_proto_msgTypes[50]
+	mi := &file_raft_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3436,7 +3491,7 @@ func (x *FetchEntries) String() string {
 func (*FetchEntries) ProtoMessage() {}
 
 func (x *FetchEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[50]
+	mi := &file_raft_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3449,7 +3504,7 @@ func (x *FetchEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchEntries.ProtoReflect.Descriptor instead.
 func (*FetchEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{50}
+	return file_raft_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *FetchEntries) GetTerm() uint64 {
@@ -3502,7 +3557,7 @@ type FetchedEntries struct {
 
 func (x *FetchedEntries) Reset() {
 	*x = FetchedEntries{}
-	mi := &file_raft_proto_msgTypes[51]
+	mi := &file_raft_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3514,7 +3569,7 @@ func (x *FetchedEntries) String() string {
 func (*FetchedEntries) ProtoMessage() {}
 
 func (x *FetchedEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[51]
+	mi := &file_raft_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3527,7 +3582,7 @@ func (x *FetchedEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchedEntries.ProtoReflect.Descriptor instead.
 func (*FetchedEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{51}
+	return file_raft_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *FetchedEntries) GetTerm() uint64 {
@@ -3585,7 +3640,7 @@ type ConfigurationChanged struct {
 
 func (x *ConfigurationChanged) Reset() {
 	*x = ConfigurationChanged{}
-	mi := &file_raft_proto_msgTypes[52]
+	mi := &file_raft_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3597,7 +3652,7 @@ func (x *ConfigurationChanged) String() string {
 func (*ConfigurationChanged) ProtoMessage() {}
 
 func (x *ConfigurationChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[52]
+	mi := &file_raft_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3610,7 +3665,7 @@ func (x *ConfigurationChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigurationChanged.ProtoReflect.Descriptor instead.
 func (*ConfigurationChanged) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{52}
+	return file_raft_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ConfigurationChanged) GetTerm() uint64 {
@@ -3653,7 +3708,7 @@ type ProgressUpdate struct {
 
 func (x *ProgressUpdate) Reset() {
 	*x = ProgressUpdate{}
-	mi := &file_raft_proto_msgTypes[53]
+	mi := &file_raft_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3665,7 +3720,7 @@ func (x *ProgressUpdate) String() string {
 func (*ProgressUpdate) ProtoMessage() {}
 
 func (x *ProgressUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[53]
+	mi := &file_raft_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3678,7 +3733,7 @@ func (x *ProgressUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressUpdate.ProtoReflect.Descriptor instead.
 func (*ProgressUpdate) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{53}
+	return file_raft_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ProgressUpdate) GetTerm() uint64 {
@@ -3716,7 +3771,7 @@ type QuorumCommitted struct {
 
 func (x *QuorumCommitted) Reset() {
 	*x = QuorumCommitted{}
-	mi := &file_raft_proto_msgTypes[54]
+	mi := &file_raft_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3728,7 +3783,7 @@ func (x *QuorumCommitted) String() string {
 func (*QuorumCommitted) ProtoMessage() {}
 
 func (x *QuorumCommitted) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[54]
+	mi := &file_raft_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3741,7 +3796,7 @@ func (x *QuorumCommitted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuorumCommitted.ProtoReflect.Descriptor instead.
 func (*QuorumCommitted) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{54}
+	return file_raft_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *QuorumCommitted) GetTerm() uint64 {
@@ -3790,7 +3845,7 @@ type PeerActivity struct {
 
 func (x *PeerActivity) Reset() {
 	*x = PeerActivity{}
-	mi := &file_raft_proto_msgTypes[55]
+	mi := &file_raft_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3802,7 +3857,7 @@ func (x *PeerActivity) String() string {
 func (*PeerActivity) ProtoMessage() {}
 
 func (x *PeerActivity) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[55]
+	mi := &file_raft_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3815,7 +3870,7 @@ func (x *PeerActivity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerActivity.ProtoReflect.Descriptor instead.
 func (*PeerActivity) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{55}
+	return file_raft_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *PeerActivity) GetTerm() uint64 {
@@ -3842,7 +3897,7 @@ type QuorumLost struct {
 
 func (x *QuorumLost) Reset() {
 	*x = QuorumLost{}
-	mi := &file_raft_proto_msgTypes[56]
+	mi := &file_raft_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3854,7 +3909,7 @@ func (x *QuorumLost) String() string {
 func (*QuorumLost) ProtoMessage() {}
 
 func (x *QuorumLost) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[56]
+	mi := &file_raft_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3867,7 +3922,7 @@ func (x *QuorumLost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuorumLost.ProtoReflect.Descriptor instead.
 func (*QuorumLost) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{56}
+	return file_raft_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *QuorumLost) GetTerm() uint64 {
@@ -3887,7 +3942,7 @@ type ApplyEntries struct {
 
 func (x *ApplyEntries) Reset() {
 	*x = ApplyEntries{}
-	mi := &file_raft_proto_msgTypes[57]
+	mi := &file_raft_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3899,7 +3954,7 @@ func (x *ApplyEntries) String() string {
 func (*ApplyEntries) ProtoMessage() {}
 
 func (x *ApplyEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[57]
+	mi := &file_raft_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3912,7 +3967,7 @@ func (x *ApplyEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyEntries.ProtoReflect.Descriptor instead.
 func (*ApplyEntries) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{57}
+	return file_raft_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ApplyEntries) GetEntries() []*Entry {
@@ -3932,7 +3987,7 @@ type AppliedUpTo struct {
 
 func (x *AppliedUpTo) Reset() {
 	*x = AppliedUpTo{}
-	mi := &file_raft_proto_msgTypes[58]
+	mi := &file_raft_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3944,7 +3999,7 @@ func (x *AppliedUpTo) String() string {
 func (*AppliedUpTo) ProtoMessage() {}
 
 func (x *AppliedUpTo) ProtoReflect() protoreflect.Message {
-	mi := &file_raft_proto_msgTypes[58]
+	mi := &file_raft_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3957,7 +4012,7 @@ func (x *AppliedUpTo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppliedUpTo.ProtoReflect.Descriptor instead.
 func (*AppliedUpTo) Descriptor() ([]byte, []int) {
-	return file_raft_proto_rawDescGZIP(), []int{58}
+	return file_raft_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AppliedUpTo) GetIndex() uint64 {
@@ -4166,7 +4221,10 @@ const file_raft_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\",\n" +
 	"\rChangeTimeout\x12\x1b\n" +
-	"\tchange_id\x18\x01 \x01(\x04R\bchangeId\"2\n" +
+	"\tchange_id\x18\x01 \x01(\x04R\bchangeId\"G\n" +
+	"\x0eLeavingExpired\x12\x12\n" +
+	"\x04term\x18\x01 \x01(\x04R\x04term\x12!\n" +
+	"\fconfig_index\x18\x02 \x01(\x04R\vconfigIndex\"2\n" +
 	"\x0fTransferTimeout\x12\x1f\n" +
 	"\vtransfer_id\x18\x01 \x01(\x04R\n" +
 	"transferId\"\"\n" +
@@ -4296,7 +4354,7 @@ func file_raft_proto_rawDescGZIP() []byte {
 }
 
 var file_raft_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
+var file_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_raft_proto_goTypes = []any{
 	(EntryType)(0),                    // 0: raft.messages.v1.EntryType
 	(ErrorCode)(0),                    // 1: raft.messages.v1.ErrorCode
@@ -4334,31 +4392,32 @@ var file_raft_proto_goTypes = []any{
 	(*MemberStatus)(nil),              // 33: raft.messages.v1.MemberStatus
 	(*ForwardTimeout)(nil),            // 34: raft.messages.v1.ForwardTimeout
 	(*ChangeTimeout)(nil),             // 35: raft.messages.v1.ChangeTimeout
-	(*TransferTimeout)(nil),           // 36: raft.messages.v1.TransferTimeout
-	(*FlushAppends)(nil),              // 37: raft.messages.v1.FlushAppends
-	(*PersistRequest)(nil),            // 38: raft.messages.v1.PersistRequest
-	(*Persisted)(nil),                 // 39: raft.messages.v1.Persisted
-	(*PersistFailed)(nil),             // 40: raft.messages.v1.PersistFailed
-	(*FlushPersistence)(nil),          // 41: raft.messages.v1.FlushPersistence
-	(*RoleChanged)(nil),               // 42: raft.messages.v1.RoleChanged
-	(*LeaderContact)(nil),             // 43: raft.messages.v1.LeaderContact
-	(*ElectionTimerFired)(nil),        // 44: raft.messages.v1.ElectionTimerFired
-	(*ElectionTimeout)(nil),           // 45: raft.messages.v1.ElectionTimeout
-	(*StartCampaign)(nil),             // 46: raft.messages.v1.StartCampaign
-	(*CampaignWon)(nil),               // 47: raft.messages.v1.CampaignWon
-	(*LeaderTick)(nil),                // 48: raft.messages.v1.LeaderTick
-	(*StartReplication)(nil),          // 49: raft.messages.v1.StartReplication
-	(*StopReplication)(nil),           // 50: raft.messages.v1.StopReplication
-	(*NewEntries)(nil),                // 51: raft.messages.v1.NewEntries
-	(*FetchEntries)(nil),              // 52: raft.messages.v1.FetchEntries
-	(*FetchedEntries)(nil),            // 53: raft.messages.v1.FetchedEntries
-	(*ConfigurationChanged)(nil),      // 54: raft.messages.v1.ConfigurationChanged
-	(*ProgressUpdate)(nil),            // 55: raft.messages.v1.ProgressUpdate
-	(*QuorumCommitted)(nil),           // 56: raft.messages.v1.QuorumCommitted
-	(*PeerActivity)(nil),              // 57: raft.messages.v1.PeerActivity
-	(*QuorumLost)(nil),                // 58: raft.messages.v1.QuorumLost
-	(*ApplyEntries)(nil),              // 59: raft.messages.v1.ApplyEntries
-	(*AppliedUpTo)(nil),               // 60: raft.messages.v1.AppliedUpTo
+	(*LeavingExpired)(nil),            // 36: raft.messages.v1.LeavingExpired
+	(*TransferTimeout)(nil),           // 37: raft.messages.v1.TransferTimeout
+	(*FlushAppends)(nil),              // 38: raft.messages.v1.FlushAppends
+	(*PersistRequest)(nil),            // 39: raft.messages.v1.PersistRequest
+	(*Persisted)(nil),                 // 40: raft.messages.v1.Persisted
+	(*PersistFailed)(nil),             // 41: raft.messages.v1.PersistFailed
+	(*FlushPersistence)(nil),          // 42: raft.messages.v1.FlushPersistence
+	(*RoleChanged)(nil),               // 43: raft.messages.v1.RoleChanged
+	(*LeaderContact)(nil),             // 44: raft.messages.v1.LeaderContact
+	(*ElectionTimerFired)(nil),        // 45: raft.messages.v1.ElectionTimerFired
+	(*ElectionTimeout)(nil),           // 46: raft.messages.v1.ElectionTimeout
+	(*StartCampaign)(nil),             // 47: raft.messages.v1.StartCampaign
+	(*CampaignWon)(nil),               // 48: raft.messages.v1.CampaignWon
+	(*LeaderTick)(nil),                // 49: raft.messages.v1.LeaderTick
+	(*StartReplication)(nil),          // 50: raft.messages.v1.StartReplication
+	(*StopReplication)(nil),           // 51: raft.messages.v1.StopReplication
+	(*NewEntries)(nil),                // 52: raft.messages.v1.NewEntries
+	(*FetchEntries)(nil),              // 53: raft.messages.v1.FetchEntries
+	(*FetchedEntries)(nil),            // 54: raft.messages.v1.FetchedEntries
+	(*ConfigurationChanged)(nil),      // 55: raft.messages.v1.ConfigurationChanged
+	(*ProgressUpdate)(nil),            // 56: raft.messages.v1.ProgressUpdate
+	(*QuorumCommitted)(nil),           // 57: raft.messages.v1.QuorumCommitted
+	(*PeerActivity)(nil),              // 58: raft.messages.v1.PeerActivity
+	(*QuorumLost)(nil),                // 59: raft.messages.v1.QuorumLost
+	(*ApplyEntries)(nil),              // 60: raft.messages.v1.ApplyEntries
+	(*AppliedUpTo)(nil),               // 61: raft.messages.v1.AppliedUpTo
 }
 var file_raft_proto_depIdxs = []int32{
 	0,  // 0: raft.messages.v1.Entry.type:type_name -> raft.messages.v1.EntryType
@@ -4421,7 +4480,7 @@ func file_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_raft_proto_rawDesc), len(file_raft_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   59,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
