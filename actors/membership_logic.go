@@ -243,8 +243,10 @@ func (n *nodeLogic) onLeavingExpired(m *messages.LeavingExpired) {
 		return
 	}
 	n.leavingTimer = false
-	if m.ConfigIndex != n.configIndex {
-		n.configCommitted() // a newer change is under way: re-arm for its own removals
+	if m.ConfigIndex != n.configIndex && len(n.leaving) > 0 {
+		// A newer change is under way: give its removed members their own grace period.
+		n.leavingTimer = true
+		n.sendAfter(toNode, n.s.electionTimeout, &messages.LeavingExpired{Term: n.term, ConfigIndex: n.configIndex})
 		return
 	}
 	if len(n.leaving) > 0 {
