@@ -77,6 +77,9 @@ func TestCrashDuringWritesLosesNoAcknowledgedWrite(t *testing.T) {
 	}()
 	for round := 0; round < 3; round++ {
 		leader := c.waitLeader(10 * time.Second)
+		// Crash only once this leader has acknowledged writes: each round must test something.
+		before := len(acks)
+		require.Eventually(t, func() bool { return len(acks) > before }, 10*time.Second, 5*time.Millisecond, "no write acknowledged in round %d", round)
 		c.crash(leader)
 		c.waitLeader(10 * time.Second)
 		c.start(leader)

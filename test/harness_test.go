@@ -330,6 +330,26 @@ func (c *cluster) waitLeader(timeout time.Duration, ids ...uint64) uint64 {
 	return leader
 }
 
+// waitAllFollow waits until every live voter follows one leader, and returns it.
+func (c *cluster) waitAllFollow(timeout time.Duration) uint64 {
+	c.t.Helper()
+	var leader uint64
+	require.Eventually(c.t, func() bool {
+		ids := c.live()
+		leader = c.leaderAmong(ids)
+		if leader == 0 {
+			return false
+		}
+		for _, id := range ids {
+			if st, err := c.status(id); err != nil || st.LeaderId != leader {
+				return false
+			}
+		}
+		return true
+	}, timeout, 10*time.Millisecond, "not every node follows one leader")
+	return leader
+}
+
 // submit sends a command to a node and waits for its result.
 func (c *cluster) submit(id uint64, cmd []byte, timeout time.Duration) *messages.SubmitResult {
 	n := c.nodes[id]

@@ -31,7 +31,7 @@ func TestReplicationToAll(t *testing.T) {
 // Concurrent submits through every node (followers forward) are all committed once.
 func TestConcurrentSubmitsThroughEveryNode(t *testing.T) {
 	c := newCluster(t, 3)
-	c.waitLeader(5 * time.Second)
+	c.waitAllFollow(5 * time.Second) // a follower that knows no leader yet would refuse
 	var wg sync.WaitGroup
 	results := make(chan *messages.SubmitResult, 300)
 	for _, id := range c.live() {
