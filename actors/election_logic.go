@@ -152,6 +152,7 @@ func (e *electionLogic) decide() {
 		e.campaign = nil
 		e.send(toNode, &messages.CampaignWon{Term: c.term, PreVote: c.preVote})
 	case voteLost:
+		e.s.logger.Debug("campaign lost; waiting for the next timeout", "term", c.term, "pre_vote", c.preVote, "votes", c.votes)
 		e.campaign = nil // wait for the next timeout
 	}
 }

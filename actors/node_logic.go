@@ -365,6 +365,7 @@ func (n *nodeLogic) onElectionTimeout(m *messages.ElectionTimeout) {
 	}
 	// PreVote: ask whether a campaign could win before raising the term, so a node that was
 	// cut off cannot disturb the cluster when it returns.
+	n.s.logger.Debug("election timeout: asking for pre-votes", "term", n.term, "last_index", n.log.lastIndex())
 	n.role = rolePreCandidate
 	n.leaderID = 0
 	n.announceRole()
@@ -385,6 +386,7 @@ func (n *nodeLogic) onCampaignWon(m *messages.CampaignWon) {
 // vote is durable, so a crash cannot make this node vote twice in one term.
 func (n *nodeLogic) becomeCandidate(transfer bool) {
 	n.setHardState(n.term+1, n.s.id)
+	n.s.logger.Info("campaigning", "term", n.term, "leadership_transfer", transfer)
 	n.role = roleCandidate
 	n.leaderID = 0
 	n.announceRole()
@@ -395,6 +397,7 @@ func (n *nodeLogic) becomeCandidate(transfer bool) {
 // becomeLeader takes leadership of the current term and appends a no-op, so that entries
 // of earlier terms become committed through it (they are never committed by counting).
 func (n *nodeLogic) becomeLeader() {
+	n.s.logger.Info("elected leader", "term", n.term)
 	n.role = roleLeader
 	n.leaderID = n.s.id
 	n.matchIndex = map[uint64]uint64{}
@@ -443,6 +446,8 @@ func (n *nodeLogic) onRequestVote(m *messages.RequestVote) {
 		if grant {
 			reply.Term = m.Term
 		}
+		n.s.logger.Debug("pre-vote request", "from", m.From, "term", m.Term, "granted", grant, "in_lease", n.inLease(),
+			"candidate_last", m.LastLogIndex, "our_last", n.log.lastIndex())
 		n.sendPeer(candidate, reply)
 		return
 	}

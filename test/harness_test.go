@@ -48,6 +48,7 @@ type cluster struct {
 	members []*messages.Member
 	nodes   map[uint64]*node
 	tweak   func(*actors.Config)
+	logs    *capturedLog // what the nodes' remoting logged, printed if the test fails
 }
 
 // freeAddress returns a loopback address with a port that was free a moment ago; nodes keep
@@ -67,7 +68,8 @@ func newCluster(t testing.TB, n int, tweak ...func(*actors.Config)) *cluster {
 // newClusterOn is newCluster with peer addresses naming host (empty: 127.0.0.1) instead of
 // the loopback IP, e.g. "localhost", as containers name each other.
 func newClusterOn(t testing.TB, host string, n int, tweak ...func(*actors.Config)) *cluster {
-	c := &cluster{t: t, faults: remote.NewFaultNetwork(time.Now().UnixNano()), nodes: map[uint64]*node{}}
+	c := &cluster{t: t, faults: remote.NewFaultNetwork(time.Now().UnixNano()), nodes: map[uint64]*node{},
+		logs: &capturedLog{}}
 	if len(tweak) > 0 {
 		c.tweak = tweak[0]
 	}
@@ -84,6 +86,7 @@ func newClusterOn(t testing.TB, host string, n int, tweak ...func(*actors.Config
 		c.start(m.Id)
 	}
 	t.Cleanup(c.stopAll)
+	c.logs.dumpOnFailure(t) // registered last: runs first, before the nodes stop
 	return c
 }
 
@@ -91,7 +94,7 @@ func (c *cluster) config(n *node) actors.Config {
 	cfg := actors.Config{
 		ID: n.id, ClusterID: clusterID, Address: n.address, DataDir: n.dir, Bootstrap: c.members,
 		ElectionTimeout: testElectionTimeout, HeartbeatInterval: testHeartbeatInterval,
-		MaxCommandBytes: 64 << 10, Faults: c.faults,
+		MaxCommandBytes: 64 << 10, Faults: c.faults, Logger: c.logs.nodeLogger(n.id),
 	}
 	if n.spare {
 		cfg.Bootstrap = nil
@@ -110,7 +113,7 @@ func (c *cluster) start(id uint64) {
 	var ep *remote.Endpoint
 	// After a crash the port can take a moment to be free again.
 	require.Eventually(c.t, func() bool {
-		ep, err = remote.StartEndpoint(n.address, remote.EndpointOptions{})
+		ep, err = remote.StartEndpoint(n.address, remote.EndpointOptions{Logger: c.logs.logger(id)})
 		return err == nil
 	}, 10*time.Second, 50*time.Millisecond, "endpoint for node %d: %v", id, err)
 	pid, err := ep.System.Root.SpawnNamed(props, remote.NodeActorName)
@@ -289,7 +292,7 @@ func voterIDs(ms []*messages.Member) []uint64 {
 // waitConfig waits until every given node holds exactly the voters want, out of joint consensus.
 func (c *cluster) waitConfig(ids []uint64, want []uint64, timeout time.Duration) {
 	c.t.Helper()
-	require.Eventually(c.t, func() bool {
+	reached := func() bool {
 		for _, id := range ids {
 			st, err := c.status(id)
 			if err != nil || len(st.Config.GetOldVoters()) > 0 || !slices.Equal(voterIDs(st.Config.GetVoters()), want) {
@@ -297,7 +300,26 @@ func (c *cluster) waitConfig(ids []uint64, want []uint64, timeout time.Duration)
 			}
 		}
 		return true
-	}, timeout, 20*time.Millisecond, "nodes %v did not reach configuration %v: %s", ids, want, c.describe())
+	}
+	if !waitFor(timeout, 20*time.Millisecond, reached) {
+		// Described now, at the deadline: what the nodes hold when the wait gives up.
+		require.FailNowf(c.t, "configuration not reached", "nodes %v did not reach configuration %v within %v: %s",
+			ids, want, timeout, c.describe())
+	}
+}
+
+// waitFor polls cond every tick until it holds (true) or timeout passes (false).
+func waitFor(timeout, tick time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(tick) // a polling interval, not synchronisation: cond decides
+	}
 }
 
 // describe summarises every live node's status for failure messages.
