@@ -32,6 +32,10 @@ type State struct {
 	LastIndex uint64
 	// LastTerm is the term of the entry at LastIndex; 0 when the log is empty.
 	LastTerm uint64
+	// ConfigEntries are the log's configuration entries (type ENTRY_TYPE_CONFIG), in index
+	// order. The store keeps an index of them, so a node learns its configuration without
+	// reading the whole log.
+	ConfigEntries []*messages.Entry
 }
 
 // Storage is the interface the Persistence actor and RaftNode use; both LevelDB and
