@@ -10,6 +10,7 @@ import (
 	protoremote "github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // HandshakeError is a failed TLS handshake on a gRPC connection.
@@ -24,19 +25,21 @@ type HandshakeError struct {
 	Err error
 }
 
-// tlsOptions turns the TLS settings of opts into protoactor remote options. protoactor's
-// default dial options hold just insecure credentials; WithDialOptions replaces that list
-// as a whole, so with ClientTLS set no connection to a peer is ever opened in plaintext.
+// tlsOptions turns the TLS settings of opts into protoactor remote options, with the
+// patient dialer (dial.go) on every outgoing connection. protoactor's default dial options
+// hold just insecure credentials; WithDialOptions replaces that list as a whole, so with
+// ClientTLS set no connection to a peer is ever opened in plaintext.
 func tlsOptions(opts EndpointOptions) []protoremote.ConfigOption {
 	var out []protoremote.ConfigOption
 	if opts.TLS != nil {
 		creds := ReportHandshakeErrors(credentials.NewTLS(opts.TLS), opts.OnHandshakeError)
 		out = append(out, protoremote.WithServerOptions(grpc.Creds(creds)))
 	}
+	clientCreds := insecure.NewCredentials()
 	if opts.ClientTLS != nil {
-		creds := ReportHandshakeErrors(credentials.NewTLS(opts.ClientTLS), opts.OnHandshakeError)
-		out = append(out, protoremote.WithDialOptions(grpc.WithTransportCredentials(creds)))
+		clientCreds = ReportHandshakeErrors(credentials.NewTLS(opts.ClientTLS), opts.OnHandshakeError)
 	}
+	out = append(out, protoremote.WithDialOptions(grpc.WithTransportCredentials(clientCreds), patientDialOption()))
 	return out
 }
 

@@ -145,8 +145,9 @@ func TestReportHandshakeErrors(t *testing.T) {
 	assert.Empty(t, rec.got())
 }
 
-// Without TLS settings the remote keeps protoactor's defaults; with ClientTLS its dial
-// options are replaced as a whole (the default holds insecure credentials).
+// Without TLS settings the remote dials in plaintext, with ClientTLS with TLS only: the dial
+// options are replaced as a whole (protoactor's default holds insecure credentials), and
+// both use the patient dialer.
 func TestTLSOptionsReplaceTheDefaults(t *testing.T) {
 	plain := protoremote.Configure("127.0.0.1", 0, tlsOptions(EndpointOptions{})...)
 	cert, pool := selfSigned(t)
@@ -155,9 +156,9 @@ func TestTLSOptionsReplaceTheDefaults(t *testing.T) {
 		ClientTLS: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool},
 	})...)
 	assert.Empty(t, plain.ServerOptions)
-	assert.Len(t, plain.DialOptions, 1)
+	assert.Len(t, plain.DialOptions, 2)
 	assert.Len(t, secure.ServerOptions, 1)
-	assert.Len(t, secure.DialOptions, 1)
+	assert.Len(t, secure.DialOptions, 2)
 }
 
 // probeTLS takes any answer of a TLS server as proof that it serves, and silence as not.

@@ -123,7 +123,9 @@ func TestVoteSurvivesRestart(t *testing.T) {
 	require.NoError(t, err)
 	defer fake.Stop()
 	_, err = fake.System.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
-		if r, ok := ctx.Message().(*messages.RequestVoteResponse); ok {
+		// Only answers to real votes: the node this recorder replaces may have asked for
+		// pre-votes before its crash, and answers to those can arrive late, here.
+		if r, ok := ctx.Message().(*messages.RequestVoteResponse); ok && !r.PreVote {
 			replies <- r
 		}
 	}), remote.NodeActorName)
