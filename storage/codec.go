@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 
+	"github.com/raftsidecar/raft/messages"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -19,8 +20,9 @@ import (
 
 const checksumLen = 4
 
-// formatVersion is the layout written by this package; Open refuses any other.
-const formatVersion = 1
+// formatVersion is the layout written by this package; Open refuses any other. Version 2
+// added the configuration index (see prefixConfigEntry).
+const formatVersion = 2
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -154,15 +156,31 @@ func decodeFormat(payload []byte) (uint64, error) {
 // entryIndexTerm reads the index and term fields of a marshalled messages.Entry without
 // decoding (and copying) the rest of it.
 func entryIndexTerm(payload []byte) (index, term uint64, err error) {
-	err = decodeVarints(payload, func(num protowire.Number, v uint64) {
+	h, err := decodeEntryHeader(payload)
+	return h.index, h.term, err
+}
+
+// entryHeader is the scalar fields of a messages.Entry: all but its data and config.
+type entryHeader struct {
+	index, term uint64
+	typ         messages.EntryType
+}
+
+// decodeEntryHeader reads the index, term and type fields of a marshalled messages.Entry
+// without decoding (and copying) the rest of it.
+func decodeEntryHeader(payload []byte) (entryHeader, error) {
+	var h entryHeader
+	err := decodeVarints(payload, func(num protowire.Number, v uint64) {
 		switch num {
 		case 1: // Entry.index
-			index = v
+			h.index = v
 		case 2: // Entry.term
-			term = v
+			h.term = v
+		case 3: // Entry.type, an enum: an int32 varint, truncated as proto.Unmarshal does
+			h.typ = messages.EntryType(int32(v))
 		}
 	})
-	return index, term, err
+	return h, err
 }
 
 func appendVarintField(dst []byte, num protowire.Number, v uint64) []byte {

@@ -7,10 +7,19 @@
 // LevelDB batch, so a crash leaves either all of it or none of it. With Options.Sync each
 // Write is fsynced before it returns, so a Write that returned nil survives a crash.
 //
+// The database holds one record per log entry, under a key that sorts in log order, and a
+// few singleton records (hard state, base configuration, identity, format version,
+// metadata). Every configuration entry (type ENTRY_TYPE_CONFIG) is also copied into a
+// configuration index, a record per configuration entry under a key range of its own,
+// changed in the same batches as the log: Write adds the copies of the configuration
+// entries it writes and deletes those of the entries it truncates.
+//
 // Every stored value carries a CRC32-Castagnoli checksum over its key and payload, verified
 // whenever the value is read. A metadata record (first index, last index, last term) is
-// rewritten in every batch, so Load costs a handful of point reads; Open checks it against
-// the entries actually stored. Damage found anywhere, by LevelDB or by these checks, is
+// rewritten in every batch, so Load costs a handful of point reads and a walk over the
+// configuration index (State.ConfigEntries), however long the log is. Open checks the
+// metadata against the entries actually stored, and the configuration index against the
+// configuration entries. Damage found anywhere, by LevelDB or by these checks, is
 // reported as an error wrapping ErrCorrupt whose message names the directory: the store
 // never serves an empty or shortened log in place of a damaged one.
 //

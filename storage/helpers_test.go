@@ -86,6 +86,22 @@ func ents(from, to, term uint64) []*messages.Entry {
 	return out
 }
 
+// configEnt returns a configuration entry holding cfg(ids...).
+func configEnt(index, term uint64, ids ...uint64) *messages.Entry {
+	return &messages.Entry{Index: index, Term: term, Type: messages.EntryType_ENTRY_TYPE_CONFIG, Config: cfg(ids...)}
+}
+
+// configsOf returns the configuration entries of es, in order.
+func configsOf(es []*messages.Entry) []*messages.Entry {
+	var out []*messages.Entry
+	for _, e := range es {
+		if e.GetType() == messages.EntryType_ENTRY_TYPE_CONFIG {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func cfg(ids ...uint64) *messages.Configuration {
 	c := &messages.Configuration{}
 	for _, id := range ids {
@@ -96,7 +112,9 @@ func cfg(ids ...uint64) *messages.Configuration {
 
 func requireEntriesEqual(t *testing.T, want, got []*messages.Entry) {
 	t.Helper()
-	require.Len(t, got, len(want))
+	if len(want) != len(got) {
+		require.Failf(t, "entries differ", "want %d entries %v, got %d %v", len(want), want, len(got), got)
+	}
 	for i := range want {
 		require.Truef(t, proto.Equal(want[i], got[i]), "entry %d: want %v, got %v", i, want[i], got[i])
 	}
@@ -115,6 +133,7 @@ func requireStateEqual(t *testing.T, want, got State) {
 	require.Equal(t, want.FirstIndex, got.FirstIndex, "first index")
 	require.Equal(t, want.LastIndex, got.LastIndex, "last index")
 	require.Equal(t, want.LastTerm, got.LastTerm, "last term")
+	requireEntriesEqual(t, want.ConfigEntries, got.ConfigEntries)
 }
 
 // snapshotOf is everything a store holds: its State and all its entries.

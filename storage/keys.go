@@ -3,14 +3,18 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/syndtr/goleveldb/leveldb/util"
 )
 
 // Key layout. Every record kind has a one-byte prefix; singleton records are that byte
-// alone. Entry keys are the prefix followed by the index as 8 big-endian bytes, so that
-// LevelDB's byte order is log order and a range of indexes is a range of keys.
+// alone. Entry keys and configuration index keys are the prefix followed by the index as
+// 8 big-endian bytes, so that LevelDB's byte order is log order and a range of indexes is
+// a range of keys.
 const (
-	prefixEntry byte = 'e' // 'e' + index (8 bytes, big-endian) -> Entry
-	entryKeyLen      = 1 + 8
+	prefixEntry       byte = 'e'   // 'e' + index (8 bytes, big-endian) -> Entry
+	prefixConfigEntry byte = 'k'   // 'k' + index (8 bytes, big-endian) -> Entry (a copy of a configuration entry)
+	indexKeyLen            = 1 + 8 // length of entry and configuration index keys
 )
 
 var (
@@ -30,7 +34,30 @@ func entryKey(dst []byte, index uint64) []byte {
 // parseEntryKey returns the index an entry key names; ok is false if key is not a
 // well-formed entry key.
 func parseEntryKey(key []byte) (index uint64, ok bool) {
-	if len(key) != entryKeyLen || key[0] != prefixEntry {
+	return parseIndexKey(key, prefixEntry)
+}
+
+// configIndexKey appends the key of the configuration index record of the entry at index
+// to dst[:0] and returns it.
+func configIndexKey(dst []byte, index uint64) []byte {
+	dst = append(dst[:0], prefixConfigEntry)
+	return binary.BigEndian.AppendUint64(dst, index)
+}
+
+// parseConfigIndexKey returns the index a configuration index key names; ok is false if
+// key is not a well-formed configuration index key.
+func parseConfigIndexKey(key []byte) (index uint64, ok bool) {
+	return parseIndexKey(key, prefixConfigEntry)
+}
+
+// configIndexRange is the range of keys of the configuration index records of the entries
+// with index >= from.
+func configIndexRange(from uint64) *util.Range {
+	return &util.Range{Start: configIndexKey(nil, from), Limit: []byte{prefixConfigEntry + 1}}
+}
+
+func parseIndexKey(key []byte, prefix byte) (index uint64, ok bool) {
+	if len(key) != indexKeyLen || key[0] != prefix {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(key[1:]), true
@@ -40,6 +67,9 @@ func parseEntryKey(key []byte) (index uint64, ok bool) {
 func describeKey(key []byte) string {
 	if index, ok := parseEntryKey(key); ok {
 		return fmt.Sprintf("entry %d", index)
+	}
+	if index, ok := parseConfigIndexKey(key); ok {
+		return fmt.Sprintf("configuration index record %d", index)
 	}
 	if len(key) == 1 {
 		switch key[0] {

@@ -67,8 +67,9 @@ type reader interface {
 // Opening an existing store first verifies all of it with the database opened read-only,
 // so that nothing in dir is changed (goleveldb deletes files it thinks obsolete when it
 // opens a database for writing) before the store is known to be sound: every record's
-// checksum, every entry's index and term, the entries' contiguity, and the metadata record
-// against the entries actually stored. This costs O(n) in the size of the log.
+// checksum, every entry's index and term, the entries' contiguity, the metadata record
+// against the entries actually stored, and the configuration index against the
+// configuration entries. This costs O(n) in the size of the log.
 //
 // Damage fails Open with an error wrapping ErrCorrupt that names dir, and leaves dir as it
 // was, with one exception: a torn tail of the newest journal. A crash in the middle of a
@@ -169,7 +170,8 @@ func (s *LevelDB) Dir() string { return s.dir }
 // nothing (see Open for the one repair it makes, a torn journal tail).
 func (s *LevelDB) Repaired() []string { return slices.Clone(s.repaired) }
 
-// Load returns the state held.
+// Load returns the state held. It reads a few records and the configuration index, never
+// the entries, so it costs the same however long the log is.
 func (s *LevelDB) Load() (State, error) {
 	snap, err := s.snapshot()
 	if err != nil {
@@ -205,6 +207,9 @@ func (s *LevelDB) load(r reader) (State, logMeta, error) {
 		if st.Identity, err = decodeIdentity(payload); err != nil {
 			return State{}, logMeta{}, corruptf(s.dir, "identity undecodable: %v", err)
 		}
+	}
+	if st.ConfigEntries, err = s.loadConfigEntries(r, meta); err != nil {
+		return State{}, logMeta{}, err
 	}
 	return st, meta, nil
 }
@@ -325,7 +330,10 @@ func (s *LevelDB) Write(b Batch) error {
 	batch := &s.pending
 	batch.Reset()
 	if err := s.encode(batch, &b, next); err != nil {
-		return fmt.Errorf("storage %s: %w", s.dir, err)
+		if errors.Is(err, ErrInvalidBatch) {
+			return fmt.Errorf("storage %s: %w", s.dir, err)
+		}
+		return err
 	}
 	err = s.db.Write(batch, s.wo)
 	if len(batch.Dump()) > maxKeptBatch {
@@ -345,8 +353,10 @@ func (s *LevelDB) Write(b Batch) error {
 	return nil
 }
 
-// encode adds b, already validated, to batch, with the metadata record next. Values are
-// marshalled into one scratch buffer, which batch copies.
+// encode adds b, already validated, to batch, with the configuration index records it
+// changes and the metadata record next. Values are marshalled into one scratch buffer,
+// which batch copies. A message that cannot be marshalled gives an error wrapping
+// ErrInvalidBatch; an error reading the configuration index is returned as it is.
 func (s *LevelDB) encode(batch *leveldb.Batch, b *Batch, next logMeta) error {
 	var err error
 	if b.Identity != nil {
@@ -371,12 +381,20 @@ func (s *LevelDB) encode(batch *leveldb.Batch, b *Batch, next logMeta) error {
 		s.keyBuf = entryKey(s.keyBuf, index)
 		batch.Delete(s.keyBuf)
 	}
+	// Index records of truncated entries go, before those of b's entries are (re)written:
+	// a LevelDB batch applies in order, so a record deleted and put again stays.
+	if err := s.encodeConfigIndexDeletes(batch, b); err != nil {
+		return err
+	}
 	for _, e := range b.Entries {
 		s.keyBuf = entryKey(s.keyBuf, e.GetIndex())
 		if s.recBuf, err = appendProtoRecord(s.recBuf, s.keyBuf, e); err != nil {
 			return invalidf("entry %d: %v", e.GetIndex(), err)
 		}
 		batch.Put(s.keyBuf, s.recBuf)
+		if e.GetType() == messages.EntryType_ENTRY_TYPE_CONFIG {
+			s.appendConfigIndexRecord(batch, e.GetIndex(), s.recBuf)
+		}
 	}
 	s.recBuf = appendMetaRecord(s.recBuf, next)
 	batch.Put(keyMeta, s.recBuf)

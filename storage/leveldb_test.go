@@ -29,6 +29,21 @@ func (s *LevelDB) rawPutForTest(t *testing.T, key, value []byte) {
 	require.NoError(t, s.db.Put(key, value, nil))
 }
 
+// rawDeleteForTest deletes key directly.
+func (s *LevelDB) rawDeleteForTest(t *testing.T, key []byte) {
+	t.Helper()
+	require.NoError(t, s.db.Delete(key, nil))
+}
+
+// sealedConfigIndexRecord returns a configuration index record holding e, stored under
+// the key of the record of the entry at index.
+func sealedConfigIndexRecord(t *testing.T, index uint64, e *messages.Entry) []byte {
+	t.Helper()
+	rec, err := appendProtoRecord(nil, configIndexKey(nil, index), e)
+	require.NoError(t, err)
+	return rec
+}
+
 // rawUpdate opens the closed database in dir with plain goleveldb and runs f on it.
 func rawUpdate(t *testing.T, dir string, f func(db *leveldb.DB)) {
 	t.Helper()
@@ -121,7 +136,8 @@ func requireCorrupt(t *testing.T, dir string, msg string) {
 }
 
 // bigBatch is batch k of a test history: a few entries with some payload, sometimes a
-// truncation, a hard state or a configuration.
+// truncation, a hard state or a configuration. (No configuration entries: the repair
+// tests rely on the size of its journal records.)
 func bigBatch(k uint64, last uint64) Batch {
 	b := Batch{Entries: ents(last+1, last+3, k)}
 	for _, e := range b.Entries {
@@ -217,6 +233,38 @@ func TestCrashCopy(t *testing.T) {
 	cs := openLevelDB(t, copies[6], Options{Sync: true})
 	require.NoError(t, cs.Write(bigBatch(7, snaps[6].state.LastIndex)))
 	requireSnapshotEqual(t, snaps[7], takeSnapshot(t, cs))
+}
+
+// TestCrashCopyConfigEntries copies the directory of an open store after each of batches
+// that add configuration entries and truncate them, part of them compacted into tables:
+// each copy opens (verifying that the index agrees with the log) with exactly the state,
+// configuration entries included, of the last batch written before it was taken.
+func TestCrashCopyConfigEntries(t *testing.T) {
+	dir := t.TempDir()
+	s := openLevelDB(t, dir, Options{Sync: true})
+	batches := []Batch{
+		{Entries: []*messages.Entry{configEnt(1, 1, 1), ent(2, 1), ent(3, 1)}},
+		{Entries: []*messages.Entry{ent(4, 2), configEnt(5, 2, 1, 2), ent(6, 2), configEnt(7, 2, 1, 2, 3)}},
+		{TruncateFrom: 6, Entries: []*messages.Entry{ent(6, 3), ent(7, 3), configEnt(8, 3, 2, 3)}},
+		{TruncateFrom: 5},
+		{Entries: []*messages.Entry{configEnt(5, 4, 4), ent(6, 4)}},
+	}
+	var copies []string
+	var snaps []snapshotOf
+	for k, b := range batches {
+		require.NoError(t, s.Write(b))
+		snaps = append(snaps, takeSnapshot(t, s))
+		copies = append(copies, copyDir(t, dir))
+		if k == 1 {
+			s.compactForTest(t)
+		}
+	}
+	require.Len(t, snaps[2].state.ConfigEntries, 3)
+	require.Len(t, snaps[3].state.ConfigEntries, 1)
+	for k, c := range copies {
+		cs := openLevelDB(t, c, Options{})
+		requireSnapshotEqual(t, snaps[k], takeSnapshot(t, cs))
+	}
 }
 
 // TestCrashCopyAfterCompaction copies the directory of an open store whose data is partly
@@ -525,7 +573,7 @@ func TestReadsVerifyChecksums(t *testing.T) {
 	s := openLevelDB(t, dir, Options{})
 	require.NoError(t, s.Write(Batch{
 		HardState: &messages.HardState{Term: 3, Vote: 1},
-		Entries:   []*messages.Entry{ent(1, 1), ent(2, 2), ent(3, 2), ent(4, 3)},
+		Entries:   []*messages.Entry{ent(1, 1), ent(2, 2), configEnt(3, 2, 1), ent(4, 3)},
 	}))
 	requireReadCorrupt := func(err error, msg string) {
 		t.Helper()
@@ -544,6 +592,39 @@ func TestReadsVerifyChecksums(t *testing.T) {
 	// A batch truncating below the damage must read the term of entry 2 first.
 	err = s.Write(Batch{TruncateFrom: 3, Entries: ents(3, 3, 3)})
 	requireReadCorrupt(err, "entry 2 checksum mismatch")
+	// Load reads no entry: it finds the configuration entries in the index.
+	st, err := s.Load()
+	require.NoError(t, err)
+	requireEntriesEqual(t, []*messages.Entry{configEnt(3, 2, 1)}, st.ConfigEntries)
+
+	// Load verifies the configuration index records it reads.
+	goodIndexRecord := sealedConfigIndexRecord(t, 3, configEnt(3, 2, 1))
+	s.rawPutForTest(t, configIndexKey(nil, 3), []byte("not a record"))
+	_, err = s.Load()
+	requireReadCorrupt(err, "configuration index record 3 checksum mismatch")
+	s.rawPutForTest(t, configIndexKey(nil, 3), sealedConfigIndexRecord(t, 3, ent(3, 2)))
+	_, err = s.Load()
+	requireReadCorrupt(err, "configuration index record 3 holds an entry of type ENTRY_TYPE_COMMAND")
+	s.rawPutForTest(t, configIndexKey(nil, 3), goodIndexRecord)
+	s.rawPutForTest(t, configIndexKey(nil, 9), sealedConfigIndexRecord(t, 9, configEnt(9, 3, 1)))
+	_, err = s.Load()
+	requireReadCorrupt(err, "configuration index record 9 is outside the log (first 1, last 4, last term 3)")
+	s.rawDeleteForTest(t, configIndexKey(nil, 9))
+	_, err = s.Load()
+	require.NoError(t, err)
+
+	// A truncation reads the index records to delete; a damaged key among them fails the
+	// Write, which changes nothing.
+	s.rawPutForTest(t, append(configIndexKey(nil, 4), 'x'), []byte("not a record"))
+	err = s.Write(Batch{TruncateFrom: 4})
+	requireReadCorrupt(err, "unknown key 6b000000000000000478 inside the configuration index")
+	_, err = s.Load()
+	requireReadCorrupt(err, "unknown key 6b000000000000000478 inside the configuration index")
+	s.rawDeleteForTest(t, append(configIndexKey(nil, 4), 'x'))
+	st, err = s.Load()
+	require.NoError(t, err)
+	require.Equal(t, uint64(4), st.LastIndex)
+	requireEntriesEqual(t, []*messages.Entry{configEnt(3, 2, 1)}, st.ConfigEntries)
 
 	s.rawPutForTest(t, keyHardState, []byte{0, 0, 0, 0, 8, 3})
 	_, err = s.Load()
@@ -556,6 +637,108 @@ func TestReadsVerifyChecksums(t *testing.T) {
 	requireReadCorrupt(err, "metadata record checksum mismatch")
 	_, err = s.Term(3)
 	requireReadCorrupt(err, "metadata record checksum mismatch")
+}
+
+// TestConfigIndexDamage writes bad configuration index records, or entries that disagree
+// with the index, with plain goleveldb into a closed store: Open's verification reports
+// each as corrupt.
+func TestConfigIndexDamage(t *testing.T) {
+	base := t.TempDir()
+	s := openLevelDB(t, base, Options{})
+	entries := []*messages.Entry{ent(1, 1), configEnt(2, 1, 1, 2), ent(3, 2), configEnt(4, 2, 1, 2, 3), ent(5, 3)}
+	require.NoError(t, s.Write(Batch{Entries: entries}))
+	require.NoError(t, s.Close())
+	// Intact, it opens, and Load finds the configuration entries.
+	intact := openLevelDB(t, copyDir(t, base), Options{})
+	st, err := intact.Load()
+	require.NoError(t, err)
+	requireEntriesEqual(t, []*messages.Entry{entries[1], entries[3]}, st.ConfigEntries)
+
+	putIndex := func(db *leveldb.DB, index uint64, e *messages.Entry) {
+		require.NoError(t, db.Put(configIndexKey(nil, index), sealedConfigIndexRecord(t, index, e), nil))
+	}
+	putEntry := func(db *leveldb.DB, e *messages.Entry) {
+		rec, err := appendProtoRecord(nil, entryKey(nil, e.Index), e)
+		require.NoError(t, err)
+		require.NoError(t, db.Put(entryKey(nil, e.Index), rec, nil))
+	}
+	cases := []struct {
+		name   string
+		damage func(db *leveldb.DB)
+		msg    string
+	}{
+		{"index record missing", func(db *leveldb.DB) {
+			require.NoError(t, db.Delete(configIndexKey(nil, 4), nil))
+		}, "configuration entry 4 has no configuration index record 4"},
+		{"index record of a command", func(db *leveldb.DB) {
+			putIndex(db, 3, configEnt(3, 2, 1))
+		}, "configuration index record 3 has no configuration entry 3"},
+		{"index record beyond the log", func(db *leveldb.DB) {
+			putIndex(db, 6, configEnt(6, 3, 1))
+		}, "configuration index record 6 has no configuration entry 6"},
+		{"index record with another configuration", func(db *leveldb.DB) {
+			putIndex(db, 4, configEnt(4, 2, 1, 2))
+		}, "configuration index record 4 differs from configuration entry 4"},
+		{"index record with another term", func(db *leveldb.DB) {
+			putIndex(db, 2, configEnt(2, 2, 1, 2))
+		}, "configuration index record 2 differs from configuration entry 2"},
+		{"configuration entry replaced by a command", func(db *leveldb.DB) {
+			putEntry(db, ent(2, 1))
+		}, "configuration index record 2 has no configuration entry 2"},
+		{"command replaced by a configuration entry", func(db *leveldb.DB) {
+			putEntry(db, configEnt(3, 2, 1))
+		}, "configuration entry 3 has no configuration index record 3"},
+		{"index record checksum", func(db *leveldb.DB) {
+			v, err := db.Get(configIndexKey(nil, 2), nil)
+			require.NoError(t, err)
+			v[len(v)-1] ^= 1
+			require.NoError(t, db.Put(configIndexKey(nil, 2), v, nil))
+		}, "configuration index record 2 checksum mismatch"},
+		{"index record under another key", func(db *leveldb.DB) {
+			v, err := db.Get(configIndexKey(nil, 4), nil)
+			require.NoError(t, err)
+			require.NoError(t, db.Put(configIndexKey(nil, 2), v, nil))
+		}, "configuration index record 2 checksum mismatch"},
+		{"entry record under an index key", func(db *leveldb.DB) {
+			v, err := db.Get(entryKey(nil, 2), nil)
+			require.NoError(t, err)
+			require.NoError(t, db.Put(configIndexKey(nil, 2), v, nil))
+		}, "configuration index record 2 checksum mismatch"},
+		{"index record holding another index", func(db *leveldb.DB) {
+			putIndex(db, 2, entries[3])
+		}, "configuration index record 2 holds entry 4"},
+		{"index record holding a command", func(db *leveldb.DB) {
+			putIndex(db, 3, ent(3, 2))
+		}, "configuration index record 3 holds an entry of type ENTRY_TYPE_COMMAND"},
+		{"malformed index key", func(db *leveldb.DB) {
+			key := []byte{prefixConfigEntry, 1}
+			require.NoError(t, db.Put(key, sealRecord([]byte{0, 0, 0, 0}, key), nil))
+		}, "unknown key 6b01"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyDir(t, base)
+			rawUpdate(t, dir, c.damage)
+			requireCorrupt(t, dir, c.msg)
+		})
+	}
+}
+
+// TestOpenRefusesOtherFormat opens a store of another format version: refused, but not
+// as damage.
+func TestOpenRefusesOtherFormat(t *testing.T) {
+	dir := t.TempDir()
+	s := openLevelDB(t, dir, Options{})
+	require.NoError(t, s.Write(Batch{Entries: ents(1, 2, 1)}))
+	require.NoError(t, s.Close())
+	rawUpdate(t, dir, func(db *leveldb.DB) {
+		rec := appendVarintField([]byte{0, 0, 0, 0}, 1, 1)
+		require.NoError(t, db.Put(keyFormat, sealRecord(rec, keyFormat), nil))
+	})
+	_, err := Open(dir, Options{})
+	require.Error(t, err)
+	require.NotErrorIs(t, err, ErrCorrupt)
+	require.ErrorContains(t, err, "format version 1, want 2")
 }
 
 // TestOpenEmptyDatabase opens a database that goleveldb created but that holds no record

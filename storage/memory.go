@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/raftsidecar/raft/messages"
@@ -32,6 +33,7 @@ type memoryData struct {
 	config   *messages.Configuration
 	first    uint64
 	entries  []*messages.Entry // entries[i].Index == first+i
+	configs  []uint64          // indexes of the configuration entries, ascending
 	open     bool              // a handle is open
 }
 
@@ -79,6 +81,9 @@ func (m *Memory) Load() (State, error) {
 	}
 	if d.config != nil {
 		st.Config = proto.Clone(d.config).(*messages.Configuration)
+	}
+	for _, index := range d.configs {
+		st.ConfigEntries = append(st.ConfigEntries, proto.Clone(d.entries[index-d.first]).(*messages.Entry))
 	}
 	return st, nil
 }
@@ -159,11 +164,16 @@ func (m *Memory) Write(b Batch) error {
 		cut := b.TruncateFrom - d.first
 		clear(d.entries[cut:])
 		d.entries = d.entries[:cut]
+		n, _ := slices.BinarySearch(d.configs, b.TruncateFrom)
+		d.configs = d.configs[:n]
 	}
 	for _, data := range enc.entries {
 		e := &messages.Entry{}
 		mustUnmarshal(data, e)
 		d.entries = append(d.entries, e)
+		if e.GetType() == messages.EntryType_ENTRY_TYPE_CONFIG {
+			d.configs = append(d.configs, e.GetIndex())
+		}
 	}
 	return nil
 }

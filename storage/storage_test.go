@@ -46,7 +46,8 @@ func TestRoundTrip(t *testing.T) {
 		entries[3].Data = nil
 		require.NoError(t, s.Write(Batch{Identity: &id, HardState: hs, Config: cfg(1, 2), Entries: entries}))
 
-		want := State{Identity: id, HardState: hs, Config: cfg(1, 2), FirstIndex: 1, LastIndex: 5, LastTerm: 3}
+		want := State{Identity: id, HardState: hs, Config: cfg(1, 2), FirstIndex: 1, LastIndex: 5, LastTerm: 3,
+			ConfigEntries: []*messages.Entry{entries[2]}}
 		check := func(s Storage) {
 			st, err := s.Load()
 			require.NoError(t, err)
@@ -182,6 +183,8 @@ func TestInvalidBatchChangesNothing(t *testing.T) {
 	unspecified.Type = messages.EntryType_ENTRY_TYPE_UNSPECIFIED
 	badEntry := ent(5, 3)
 	badEntry.Config = badUTF8
+	badConfigEntry := configEnt(3, 3)
+	badConfigEntry.Config = badUTF8
 
 	cases := []struct {
 		name  string
@@ -211,6 +214,15 @@ func TestInvalidBatchChangesNothing(t *testing.T) {
 		{"term below the entry before the truncation", Batch{TruncateFrom: 4, Entries: ents(4, 4, 1)}, "entry 4 has term 1, below the term 2 of entry 3"},
 		{"unmarshallable config", Batch{Config: badUTF8}, "configuration:"},
 		{"unmarshallable entry", Batch{Entries: []*messages.Entry{badEntry}}, "entry 5:"},
+		// Batches that would change the configuration index.
+		{"configuration entry truncated, invalid entries", Batch{
+			TruncateFrom: 2, Entries: []*messages.Entry{configEnt(2, 9, 4), ent(3, 8)},
+		}, "entry 3 has term 8, below the term 9"},
+		{"configuration entry overwritten by an unmarshallable one", Batch{
+			TruncateFrom: 3, Entries: []*messages.Entry{badConfigEntry},
+		}, "entry 3:"},
+		{"configuration entry appended after a gap", Batch{Entries: []*messages.Entry{configEnt(6, 3, 4)}},
+			"first entry has index 6, want 5"},
 		// A valid part does not get through with an invalid one.
 		{"valid hard state, invalid entries", Batch{
 			HardState: &messages.HardState{Term: 9, Vote: 1}, Config: cfg(7), TruncateFrom: 2,
@@ -228,9 +240,10 @@ func TestInvalidBatchChangesNothing(t *testing.T) {
 			Identity:  &Identity{ClusterID: "c", NodeID: 1},
 			HardState: &messages.HardState{Term: 5, Vote: 2},
 			Config:    cfg(1, 2, 3),
-			Entries:   []*messages.Entry{ent(1, 1), ent(2, 1), ent(3, 2), ent(4, 3)},
+			Entries:   []*messages.Entry{ent(1, 1), ent(2, 1), configEnt(3, 2, 1, 2), ent(4, 3)},
 		}))
 		before := takeSnapshot(t, s)
+		require.Len(t, before.state.ConfigEntries, 1)
 		for _, c := range cases {
 			err := s.Write(c.batch)
 			require.ErrorIs(t, err, ErrInvalidBatch, c.name)
@@ -286,17 +299,21 @@ func TestClosed(t *testing.T) {
 func TestConcurrentReaders(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		s := im.open(t)
-		require.NoError(t, s.Write(Batch{Entries: ents(1, 5, 1)}))
+		first := ents(1, 5, 1)
+		first[2] = configEnt(3, 1, 1)
+		require.NoError(t, s.Write(Batch{Entries: first}))
 		const writes = 150
 		done := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Add(1)
-		go func() { // the writer: every term's entries replace the previous term's from 3 on
+		go func() { // the writer: every term's entries, a configuration entry first, replace the previous term's from 3 on
 			defer wg.Done()
 			defer close(done)
 			for term := uint64(2); term < writes; term++ {
 				n := 3 + term%5
-				if err := s.Write(Batch{TruncateFrom: 3, Entries: ents(3, n, term)}); err != nil {
+				es := ents(3, n, term)
+				es[0] = configEnt(3, term, term)
+				if err := s.Write(Batch{TruncateFrom: 3, Entries: es}); err != nil {
 					t.Errorf("write: %v", err)
 					return
 				}
@@ -324,6 +341,11 @@ func TestConcurrentReaders(t *testing.T) {
 					st, err := s.Load()
 					if err != nil {
 						t.Errorf("load: %v", err)
+						return
+					}
+					// The configuration entries are those of the batch the log ends with.
+					if st.LastIndex >= 3 && (len(st.ConfigEntries) != 1 || st.ConfigEntries[0].Term != st.LastTerm) {
+						t.Errorf("configuration entries %v with last term %d", st.ConfigEntries, st.LastTerm)
 						return
 					}
 					es, err = s.Entries(3, st.LastIndex+1)
@@ -364,6 +386,14 @@ func TestRandomAgainstModel(t *testing.T) {
 		model []*messages.Entry // model[i].Index == i+1
 		term  uint64            // hard state term
 	)
+	// configure makes some of es configuration entries.
+	configure := func(es []*messages.Entry) {
+		for i, e := range es {
+			if rng.IntN(4) == 0 {
+				es[i] = configEnt(e.Index, e.Term, uint64(1+rng.IntN(5)))
+			}
+		}
+	}
 	const steps = 600
 	for step := 0; step < steps; step++ {
 		var b Batch
@@ -378,12 +408,14 @@ func TestRandomAgainstModel(t *testing.T) {
 			n := uint64(1 + rng.IntN(8))
 			t := max(lastTerm, 1) + uint64(rng.IntN(2))
 			b.Entries = ents(last+1, last+n, t)
+			configure(b.Entries)
 		case k < 7: // conflict: truncate and append
 			from := 1 + uint64(rng.IntN(int(last)+1))
 			n := uint64(rng.IntN(6))
 			t := lastTerm + 1
 			b.TruncateFrom = from
 			b.Entries = ents(from, from+n-1, t)
+			configure(b.Entries)
 		case k < 8: // hard state
 			// Sometimes the same term with another vote: invalid, and both stores must
 			// say so.
@@ -415,6 +447,7 @@ func TestRandomAgainstModel(t *testing.T) {
 
 		want := takeSnapshot(t, mem)
 		requireEntriesEqual(t, model, want.entries)
+		requireEntriesEqual(t, configsOf(model), want.state.ConfigEntries)
 		requireSnapshotEqual(t, want, takeSnapshot(t, ldb))
 		if step%97 == 0 || step == steps-1 {
 			require.NoError(t, ldb.Close())
@@ -422,4 +455,67 @@ func TestRandomAgainstModel(t *testing.T) {
 			requireSnapshotEqual(t, want, takeSnapshot(t, ldb))
 		}
 	}
+}
+
+// TestConfigEntries follows the configuration entries Load returns through appends,
+// truncations and overwrites, each checked before and after a reopen.
+func TestConfigEntries(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im impl) {
+		s := im.open(t)
+		var log []*messages.Entry // what the store should hold
+		check := func() {
+			t.Helper()
+			for round := 0; round < 2; round++ {
+				st, err := s.Load()
+				require.NoError(t, err)
+				requireEntriesEqual(t, configsOf(log), st.ConfigEntries)
+				got, err := s.Entries(st.FirstIndex, st.LastIndex+1)
+				require.NoError(t, err)
+				requireEntriesEqual(t, log, got)
+				s = im.reopen(t, s)
+			}
+		}
+		write := func(b Batch) {
+			t.Helper()
+			require.NoError(t, s.Write(b))
+			if b.TruncateFrom > 0 {
+				log = log[:b.TruncateFrom-1]
+			}
+			for _, e := range b.Entries {
+				log = append(log, proto.Clone(e).(*messages.Entry))
+			}
+			check()
+		}
+
+		check() // none in an empty log
+		write(Batch{Entries: []*messages.Entry{configEnt(1, 1, 1), ent(2, 1), ent(3, 1)}})
+		write(Batch{Entries: []*messages.Entry{configEnt(4, 2, 1, 2), ent(5, 2), configEnt(6, 2, 1, 2, 3), ent(7, 2)}})
+		require.Len(t, configsOf(log), 3)
+		// Commands alone, with other changes, leave them as they are.
+		write(Batch{HardState: &messages.HardState{Term: 2}, Config: cfg(1), Entries: ents(8, 10, 2)})
+		// A truncation removes those at and above TruncateFrom.
+		write(Batch{TruncateFrom: 6})
+		require.Len(t, configsOf(log), 2)
+		// Overwritten: a configuration entry by a command, a command by a configuration entry.
+		write(Batch{TruncateFrom: 4, Entries: []*messages.Entry{ent(4, 3), configEnt(5, 3, 4)}})
+		// A configuration entry overwritten by another at the same index.
+		write(Batch{TruncateFrom: 5, Entries: []*messages.Entry{configEnt(5, 4, 5), ent(6, 4)}})
+		// TruncateFrom == LastIndex+1 is a plain append, which removes nothing.
+		write(Batch{TruncateFrom: 7, Entries: []*messages.Entry{configEnt(7, 4, 6)}})
+		require.Len(t, configsOf(log), 3)
+		// Down to nothing, and from 1 again.
+		write(Batch{TruncateFrom: 1})
+		require.Empty(t, configsOf(log))
+		write(Batch{Entries: []*messages.Entry{configEnt(1, 5, 7), ent(2, 5)}})
+
+		// Load hands out copies, and Write keeps none of what it is given.
+		st, err := s.Load()
+		require.NoError(t, err)
+		st.ConfigEntries[0].Config.Voters[0].Id = 99
+		given := configEnt(3, 5, 8)
+		require.NoError(t, s.Write(Batch{Entries: []*messages.Entry{given}}))
+		log = append(log, proto.Clone(given).(*messages.Entry))
+		given.Config.Voters[0].Id = 98
+		check()
+	})
 }

@@ -76,8 +76,11 @@ func verifyDir(dir string) (meta logMeta, initialized bool, err error) {
 
 // scan reads every record of the database (O(n) in the size of the log): it verifies each
 // checksum, decodes each record, checks that every entry holds its own index, that the
-// entries are contiguous with non-decreasing nonzero terms, and that the metadata record
-// agrees with them (first and last entry present, nothing beyond the last). Reading every
+// entries are contiguous with non-decreasing nonzero terms, that the metadata record
+// agrees with them (first and last entry present, nothing beyond the last), and that the
+// configuration index agrees with them (a record, holding the same entry, for every
+// configuration entry and for nothing else). Entries are decoded only as far as their
+// index, term and type, but configuration entries, which are few, in full. Reading every
 // record also makes goleveldb verify the checksum of every table block holding one.
 func scan(dir string, r reader) (meta logMeta, initialized bool, err error) {
 	var (
@@ -85,6 +88,7 @@ func scan(dir string, r reader) (meta logMeta, initialized bool, err error) {
 		version                   uint64
 		count                     uint64 // entries seen
 		first, last, lastTerm     uint64 // of the entries seen
+		configs                   configIndexCheck
 	)
 	it := r.NewIterator(nil, &opt.ReadOptions{DontFillCache: true})
 	defer it.Release()
@@ -96,25 +100,36 @@ func scan(dir string, r reader) (meta logMeta, initialized bool, err error) {
 			return logMeta{}, false, corruptf(dir, "%v", err)
 		}
 		if index, ok := parseEntryKey(key); ok {
-			got, term, err := entryIndexTerm(payload)
+			h, err := decodeEntryHeader(payload)
 			switch {
 			case err != nil:
 				return logMeta{}, false, corruptf(dir, "entry %d undecodable: %v", index, err)
-			case got != index:
-				return logMeta{}, false, corruptf(dir, "entry %d holds index %d", index, got)
-			case term == 0:
+			case h.index != index:
+				return logMeta{}, false, corruptf(dir, "entry %d holds index %d", index, h.index)
+			case h.term == 0:
 				return logMeta{}, false, corruptf(dir, "entry %d has term 0", index)
 			case count > 0 && index != last+1:
 				return logMeta{}, false, corruptf(dir, "entries %d to %d missing", last+1, index-1)
-			case term < lastTerm:
+			case h.term < lastTerm:
 				return logMeta{}, false, corruptf(dir, "entry %d has term %d, below the term %d of entry %d",
-					index, term, lastTerm, last)
+					index, h.term, lastTerm, last)
+			}
+			if h.typ == messages.EntryType_ENTRY_TYPE_CONFIG {
+				if err := configs.addEntry(index, payload); err != nil {
+					return logMeta{}, false, corruptf(dir, "%v", err)
+				}
 			}
 			if count == 0 {
 				first = index
 			}
-			last, lastTerm = index, term
+			last, lastTerm = index, h.term
 			count++
+			continue
+		}
+		if index, ok := parseConfigIndexKey(key); ok {
+			if err := configs.addRecord(index, payload); err != nil {
+				return logMeta{}, false, corruptf(dir, "%v", err)
+			}
 			continue
 		}
 		switch string(key) {
@@ -162,6 +177,9 @@ func scan(dir string, r reader) (meta logMeta, initialized bool, err error) {
 	case count > 0 && (meta.first != first || meta.last != last || meta.lastTerm != lastTerm):
 		return logMeta{}, false, corruptf(dir, "metadata (%v) does not match the entries stored (first %d, last %d, last term %d)",
 			meta, first, last, lastTerm)
+	}
+	if err := configs.check(); err != nil {
+		return logMeta{}, false, corruptf(dir, "%v", err)
 	}
 	return meta, true, nil
 }
