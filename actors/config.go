@@ -45,6 +45,12 @@ type Config struct {
 	MaxInflight int
 	// ApplyWindow is how many committed entries may wait for subscribers' acknowledgements.
 	ApplyWindow int
+	// LogCacheEntries and LogCacheBytes bound the newest log entries RaftNode keeps in
+	// memory (by count, and by payload bytes); older ones are read back from storage when
+	// needed (a follower far behind, a subscriber catching up), so memory stays flat however
+	// long the log grows, and a restart reads only this much of it.
+	LogCacheEntries int
+	LogCacheBytes   int
 	// ForwardTimeout bounds how long a follower waits for the leader to answer a forwarded Submit.
 	ForwardTimeout time.Duration
 	// CatchUpTimeout bounds how long new members may take to catch up as learners before a
@@ -87,6 +93,7 @@ func (c Config) settings() (settings, error) {
 		electionTimeout: c.ElectionTimeout, heartbeatInterval: c.HeartbeatInterval,
 		maxCommandBytes: c.MaxCommandBytes, maxAppendEntries: c.MaxAppendEntries, maxAppendBytes: c.MaxAppendBytes,
 		maxInflight: c.MaxInflight, applyWindow: c.ApplyWindow, forwardTimeout: c.ForwardTimeout,
+		logCacheEntries: c.LogCacheEntries, logCacheBytes: c.LogCacheBytes,
 		catchUpTimeout: c.CatchUpTimeout, catchUpMargin: DefaultCatchUpMargin, transferTimeout: c.TransferTimeout,
 		clock: c.Clock, logger: c.Logger,
 	}
@@ -97,6 +104,8 @@ func (c Config) settings() (settings, error) {
 	setDefault(&s.maxAppendBytes, DefaultMaxAppendBytes)
 	setDefault(&s.maxInflight, DefaultMaxInflight)
 	setDefault(&s.applyWindow, DefaultApplyWindow)
+	setDefault(&s.logCacheEntries, DefaultLogCacheEntries)
+	setDefault(&s.logCacheBytes, DefaultLogCacheBytes)
 	setDefault(&s.forwardTimeout, DefaultForwardTimeout)
 	setDefault(&s.catchUpTimeout, DefaultCatchUpTimeout)
 	setDefault(&s.transferTimeout, 5*s.electionTimeout)

@@ -173,9 +173,9 @@ func (a *nodeActor) handle(ctx actor.Context, m interface{}) {
 // spawns the children and tells them the state it starts in.
 func (a *nodeActor) start(ctx actor.Context) {
 	st, err := a.store.Load()
-	var entries []*messages.Entry
-	if err == nil && st.LastIndex > 0 {
-		entries, err = a.store.Entries(st.FirstIndex, st.LastIndex+1)
+	var tail []*messages.Entry
+	if err == nil {
+		tail, err = loadTail(a.s, a.store, st)
 	}
 	if err != nil {
 		a.s.logger.Error("cannot load state; stopping", "error", err)
@@ -202,7 +202,7 @@ func (a *nodeActor) start(ctx actor.Context) {
 			return
 		}
 	}
-	a.logic = newNodeLogic(a.s, st, entries)
+	a.logic = newNodeLogic(a.s, st, a.store, tail)
 	a.logic.start()
 	a.routes.dispatch(ctx, a.logic.drain())
 	a.s.logger.Info("node started", "id", a.s.id, "term", a.logic.term, "last_index", a.logic.log.lastIndex())

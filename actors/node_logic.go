@@ -106,9 +106,10 @@ type nodeLogic struct {
 	droppedInvalid uint64
 }
 
-// newNodeLogic rebuilds a node from what its store holds. Everything it loads was durable,
-// so durableIndex starts at the end of the log.
-func newNodeLogic(s settings, st storage.State, entries []*messages.Entry) *nodeLogic {
+// newNodeLogic rebuilds a node from what its store holds: st as loaded, stored to read
+// entries back, and tail, the newest entries of the log (see loadTail). Everything it loads
+// was durable, so durableIndex starts at the end of the log.
+func newNodeLogic(s settings, st storage.State, stored storedEntries, tail []*messages.Entry) *nodeLogic {
 	n := &nodeLogic{
 		s:          s,
 		term:       st.HardState.GetTerm(),
@@ -118,7 +119,13 @@ func newNodeLogic(s settings, st storage.State, entries []*messages.Entry) *node
 		watchers:   map[string]*watcher{},
 		forwarded:  map[uint64]forwarded{},
 	}
-	n.log.append(entries...)
+	configs := slices.Clone(st.ConfigEntries)
+	for _, e := range tail {
+		if e.Type == messages.EntryType_ENTRY_TYPE_CONFIG && (len(configs) == 0 || e.Index > configs[len(configs)-1].Index) {
+			configs = append(configs, e)
+		}
+	}
+	n.log = newMemLog(stored, tail, configs, n.readFailed)
 	n.durableIndex = n.log.lastIndex()
 	// Request ids of forwarded requests must never repeat across restarts, or a leader's
 	// late answer to a request of the previous incarnation would be taken for the answer to
@@ -127,6 +134,16 @@ func newNodeLogic(s settings, st storage.State, entries []*messages.Entry) *node
 	n.nextRequestID = uint64(s.clock.Now().UnixNano())
 	n.config, n.configIndex = n.configInLog()
 	return n
+}
+
+// loadTail reads the newest entries of the log in st from store: as many as the log cache
+// holds (settings.logCacheEntries), so a restart reads a bounded part of any log.
+func loadTail(s settings, store storedEntries, st storage.State) ([]*messages.Entry, error) {
+	if st.LastIndex == 0 {
+		return nil, nil
+	}
+	from := max(st.FirstIndex, st.LastIndex+1-min(st.LastIndex, uint64(s.logCacheEntries)))
+	return store.Entries(from, st.LastIndex+1)
 }
 
 // start tells the other actors the state the node starts in.
@@ -547,6 +564,11 @@ func (n *nodeLogic) onAppendEntries(m *messages.AppendEntries) {
 			fresh = m.Entries[i:]
 			break
 		}
+		if e.Index <= n.commitIndex && !n.log.cached(e.Index) {
+			// Committed and already out of memory: held, and equal to what any leader sends.
+			fresh = m.Entries[i+1:]
+			continue
+		}
 		if n.log.term(e.Index) != e.Term {
 			if e.Index <= n.commitIndex {
 				n.s.logger.Error("leader conflicts with a committed entry; ignoring", "index", e.Index, "term", e.Term)
@@ -643,6 +665,7 @@ func (n *nodeLogic) reportSelfProgress() {
 func (n *nodeLogic) advanceCommit(index uint64) {
 	prev := n.commitIndex
 	n.commitIndex = index
+	n.releaseLog()
 	n.resolvePending(prev+1, index)
 	n.feedApplier()
 	n.notifyWatchers()
@@ -652,14 +675,23 @@ func (n *nodeLogic) advanceCommit(index uint64) {
 	}
 }
 
+// feedApplier sends the Applier the committed entries it may take (within the apply
+// window). Entries no longer in memory are read back in chunks, each sent as it is read.
 func (n *nodeLogic) feedApplier() {
 	limit := min(n.commitIndex, n.appliedIndex+uint64(n.s.applyWindow))
-	if n.sentToApplier >= limit {
-		return
+	for n.sentToApplier < limit {
+		entries := n.log.slice(n.sentToApplier+1, limit, 0, 0)
+		if len(entries) == 0 {
+			return // a read failed: the node has stopped
+		}
+		n.sentToApplier = entries[len(entries)-1].Index
+		n.send(toApplier, &messages.ApplyEntries{Entries: entries})
 	}
-	entries := n.log.slice(n.sentToApplier+1, limit, 0, 0)
-	n.sentToApplier = limit
-	n.send(toApplier, &messages.ApplyEntries{Entries: entries})
+}
+
+// releaseLog lets committed, durable entries leave memory beyond the log cache's bounds.
+func (n *nodeLogic) releaseLog() {
+	n.log.release(min(n.commitIndex, n.durableIndex), n.s.logCacheEntries, n.s.logCacheBytes)
 }
 
 func (n *nodeLogic) onAppliedUpTo(m *messages.AppliedUpTo) {
@@ -749,6 +781,7 @@ func (n *nodeLogic) onPersisted(m *messages.Persisted) {
 		n.durableIndex = n.marks[i].lastIndex
 	}
 	n.marks = n.marks[i:]
+	n.releaseLog()
 	j := 0
 	for ; j < len(n.deferred) && n.deferred[j].seq <= m.Seq; j++ {
 		n.out = append(n.out, n.deferred[j].out)
@@ -758,8 +791,22 @@ func (n *nodeLogic) onPersisted(m *messages.Persisted) {
 }
 
 func (n *nodeLogic) onPersistFailed(m *messages.PersistFailed) {
-	n.failed = fmt.Errorf("write %d failed: %s", m.Seq, m.Error)
-	n.s.logger.Error("storage write failed; node stops taking part", "error", m.Error)
+	n.stopForStorage(fmt.Errorf("write %d failed: %s", m.Seq, m.Error))
+}
+
+// readFailed is called when an entry cannot be read back from storage: the node can no
+// longer trust what it serves, and stops taking part as after a failed write.
+func (n *nodeLogic) readFailed(err error) {
+	if n.failed == nil {
+		n.stopForStorage(fmt.Errorf("read failed: %w", err))
+	}
+}
+
+// stopForStorage makes the node refuse all further work after a storage failure: it stops
+// leading and campaigning and fails the requests it holds.
+func (n *nodeLogic) stopForStorage(err error) {
+	n.failed = err
+	n.s.logger.Error("storage failed; node stops taking part", "error", err)
 	if n.role == roleLeader {
 		n.send(toReplication, &messages.StopReplication{Term: n.term})
 	}

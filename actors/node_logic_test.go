@@ -24,6 +24,7 @@ func testSettings(id uint64, clock Clock) settings {
 		electionTimeout: 100 * time.Millisecond, heartbeatInterval: 20 * time.Millisecond,
 		maxCommandBytes: 64, maxAppendEntries: 100, maxAppendBytes: 1 << 20, maxInflight: 2,
 		applyWindow: 100, forwardTimeout: time.Second, catchUpTimeout: time.Second, catchUpMargin: 8,
+		logCacheEntries: DefaultLogCacheEntries, logCacheBytes: DefaultLogCacheBytes,
 		transferTimeout: 500 * time.Millisecond, clock: clock,
 		rand: rand.New(rand.NewSource(1)), logger: slog.New(slog.DiscardHandler)}
 }
@@ -38,7 +39,7 @@ func newTestNode(t *testing.T, term, vote uint64, terms ...uint64) (*nodeLogic, 
 	}
 	st := storage.State{HardState: &messages.HardState{Term: term, Vote: vote}, Config: &messages.Configuration{Voters: threeMembers},
 		FirstIndex: 1, LastIndex: uint64(len(entries))}
-	n := newNodeLogic(testSettings(1, clock), st, entries)
+	n := newNodeLogic(testSettings(1, clock), st, nil, entries)
 	n.start()
 	n.drain()
 	return n, clock
@@ -335,7 +336,7 @@ func TestForwardRequestIDsSurviveRestart(t *testing.T) {
 	before := forwardOne(first)
 	clock.now = clock.now.Add(time.Second) // the restart happens later
 	st := storage.State{HardState: &messages.HardState{Term: 1}, Config: &messages.Configuration{Voters: threeMembers}, FirstIndex: 1, LastIndex: 1}
-	restarted := newNodeLogic(testSettings(1, clock), st, []*messages.Entry{{Index: 1, Term: 1, Type: messages.EntryType_ENTRY_TYPE_COMMAND, Data: []byte{0}}})
+	restarted := newNodeLogic(testSettings(1, clock), st, nil, []*messages.Entry{{Index: 1, Term: 1, Type: messages.EntryType_ENTRY_TYPE_COMMAND, Data: []byte{0}}})
 	restarted.start()
 	restarted.drain()
 	require.Greater(t, forwardOne(restarted), before)

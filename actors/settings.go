@@ -18,6 +18,8 @@ const (
 	DefaultMaxAppendBytes    = 2 << 20
 	DefaultMaxInflight       = 4
 	DefaultApplyWindow       = 4096
+	DefaultLogCacheEntries   = 16384
+	DefaultLogCacheBytes     = 32 << 20
 	DefaultForwardTimeout    = 5 * time.Second
 	DefaultCatchUpTimeout    = 30 * time.Second
 	DefaultCatchUpMargin     = 64
@@ -35,6 +37,8 @@ type settings struct {
 	maxAppendBytes    int
 	maxInflight       int
 	applyWindow       int
+	logCacheEntries   int // newest entries kept in memory (at most, once committed and durable)
+	logCacheBytes     int // payload bytes kept in memory (idem)
 	forwardTimeout    time.Duration
 	catchUpTimeout    time.Duration // how long new members may take to catch up before a change fails
 	catchUpMargin     int           // how close (in entries) a learner must be to join the voters

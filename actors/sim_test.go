@@ -178,7 +178,7 @@ func (s *sim) settingsFor(id uint64) settings {
 		id: id, clusterID: simCluster, address: s.members[id-1].Address,
 		electionTimeout: 100 * time.Millisecond, heartbeatInterval: 20 * time.Millisecond,
 		maxCommandBytes: 1024, maxAppendEntries: 16, maxAppendBytes: 4096, maxInflight: 3,
-		applyWindow: 64, forwardTimeout: 500 * time.Millisecond,
+		applyWindow: 64, forwardTimeout: 500 * time.Millisecond, logCacheEntries: 8, logCacheBytes: 256,
 		catchUpTimeout: 2 * time.Second, catchUpMargin: 8, transferTimeout: 500 * time.Millisecond,
 		clock: s.clock, rand: rand.New(rand.NewSource(s.rng.Int63())), logger: slog.New(slog.DiscardHandler),
 	}
@@ -191,17 +191,15 @@ func (s *sim) start(id uint64) {
 	if err != nil {
 		panic(err)
 	}
-	var entries []*messages.Entry
-	if st.LastIndex > 0 {
-		if entries, err = n.store.Entries(st.FirstIndex, st.LastIndex+1); err != nil {
-			panic(err)
-		}
-	}
 	set := s.settingsFor(id)
+	tail, err := loadTail(set, n.store, st)
+	if err != nil {
+		panic(err)
+	}
 	n.alive = true
 	n.inc++
 	n.applied = nil
-	n.node = newNodeLogic(set, st, entries)
+	n.node = newNodeLogic(set, st, n.store, tail)
 	n.persistence = newPersistenceLogic(n.store, s.clock)
 	n.election = newElectionLogic(set)
 	n.replication = newReplicationLogic(set)

@@ -68,6 +68,13 @@ func newCluster(t testing.TB, n int, tweak ...func(*actors.Config)) *cluster {
 // newClusterOn is newCluster with peer addresses naming host (empty: 127.0.0.1) instead of
 // the loopback IP, e.g. "localhost", as containers name each other.
 func newClusterOn(t testing.TB, host string, n int, tweak ...func(*actors.Config)) *cluster {
+	return buildCluster(t, host, n, nil, tweak...)
+}
+
+// buildCluster is newClusterOn with prepare, when not nil, called for each node's data
+// directory before the node first starts (to fill it with a log, say).
+func buildCluster(t testing.TB, host string, n int, prepare func(id uint64, dir string, members []*messages.Member),
+	tweak ...func(*actors.Config)) *cluster {
 	c := &cluster{t: t, faults: remote.NewFaultNetwork(time.Now().UnixNano()), nodes: map[uint64]*node{},
 		logs: &capturedLog{}}
 	if len(tweak) > 0 {
@@ -83,6 +90,9 @@ func newClusterOn(t testing.TB, host string, n int, tweak ...func(*actors.Config
 	}
 	for _, m := range c.members {
 		c.nodes[m.Id] = &node{id: m.Id, address: m.Address, dir: t.TempDir()}
+		if prepare != nil {
+			prepare(m.Id, c.nodes[m.Id].dir, c.members)
+		}
 		c.start(m.Id)
 	}
 	t.Cleanup(c.stopAll)
