@@ -110,7 +110,7 @@ func BenchmarkRestartMillionEntryLog(b *testing.B) {
 // The configuration entries of a log longer than the memory cache are found again after a
 // restart of every node, though the restart reads only the log's tail.
 func TestConfigurationOutsideTheCacheSurvivesRestart(t *testing.T) {
-	smallCache := func(c *actors.Config) { c.LogCacheEntries, c.LogCacheBytes = 50, 64 << 10 }
+	smallCache := func(c *actors.Config) { c.LogCacheEntries, c.LogCacheBytes = 50, 64<<10 }
 	c := newCluster(t, 3, smallCache)
 	spare := c.addSpares(1)[0]
 	leader := c.waitLeader(5 * time.Second)
