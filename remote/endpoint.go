@@ -85,10 +85,10 @@ func StartEndpoint(address string, opts EndpointOptions) (*Endpoint, error) {
 	}
 
 	e := &Endpoint{System: system, remote: r, connected: make(map[string]struct{})}
-	system.EventStream.SubscribeWithPredicate(e.onConnected, func(evt any) bool {
-		_, ok := evt.(*protoremote.EndpointConnectedEvent)
-		return ok
-	})
+	// Subscribe, not SubscribeWithPredicate: that one sets the predicate after the
+	// subscription is visible to Publish, unsynchronised, and peers may already be
+	// connecting (a data race the race detector reported).
+	system.EventStream.Subscribe(e.onEvent)
 	if err := waitServing(e.Address(), opts, serveTimeout); err != nil {
 		e.Stop()
 		return nil, fmt.Errorf("remote: start on %q: %w", address, err)
@@ -171,10 +171,15 @@ func (e *Endpoint) Stop() {
 	}
 }
 
-// onConnected records each peer address an endpoint writer connected to, so that Stop can
-// close the connection. A writer that only connects after Stop is closed at once.
-func (e *Endpoint) onConnected(evt any) {
-	address := evt.(*protoremote.EndpointConnectedEvent).Address
+// onEvent records each peer address an endpoint writer connected to, so that Stop can
+// close the connection. A writer that only connects after Stop is closed at once. Other
+// events are ignored.
+func (e *Endpoint) onEvent(evt any) {
+	connected, ok := evt.(*protoremote.EndpointConnectedEvent)
+	if !ok {
+		return
+	}
+	address := connected.Address
 	e.mu.Lock()
 	stopped := e.stopped
 	if !stopped {
