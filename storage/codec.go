@@ -21,8 +21,11 @@ import (
 const checksumLen = 4
 
 // formatVersion is the layout written by this package; Open refuses any other. Version 2
-// added the configuration index (see prefixConfigEntry).
-const formatVersion = 2
+// added the configuration index (see prefixConfigEntry). Version 3 moved the entry keys
+// after all others (see prefixEntry) and reduced the metadata record to the first index,
+// written only when it changes: the log's last index and last term are those of the last
+// entry stored.
+const formatVersion = 3
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -59,8 +62,10 @@ func openRecord(key, value []byte) ([]byte, error) {
 	return value[checksumLen:], nil
 }
 
-// logMeta is the metadata record: the bounds of the log held. An empty log has last 0 and
-// lastTerm 0; first is the index of the first entry (1 for now, also when empty).
+// logMeta is the bounds of a log. first is the index of the first entry (1 for now, also
+// when the log is empty), the only one of them the metadata record holds; last and
+// lastTerm are the index and term of the last entry stored. An empty log has last
+// first-1 (0 for now) and lastTerm 0.
 type logMeta struct {
 	first, last, lastTerm uint64
 }
@@ -69,28 +74,35 @@ func (m logMeta) String() string {
 	return fmt.Sprintf("first %d, last %d, last term %d", m.first, m.last, m.lastTerm)
 }
 
-// appendMetaRecord appends to dst[:0] the metadata record of m and returns it.
-func appendMetaRecord(dst []byte, m logMeta) []byte {
+// emptyLog returns the bounds of an empty log starting at first.
+func emptyLog(first uint64) logMeta {
+	return logMeta{first: first, last: first - 1}
+}
+
+// appendMetaRecord appends to dst[:0] the metadata record of a log starting at first and
+// returns it.
+func appendMetaRecord(dst []byte, first uint64) []byte {
 	dst = append(dst[:0], 0, 0, 0, 0)
-	dst = appendVarintField(dst, 1, m.first)
-	dst = appendVarintField(dst, 2, m.last)
-	dst = appendVarintField(dst, 3, m.lastTerm)
+	dst = appendVarintField(dst, 1, first)
 	return sealRecord(dst, keyMeta)
 }
 
-func decodeMeta(payload []byte) (logMeta, error) {
-	var m logMeta
-	err := decodeVarints(payload, func(num protowire.Number, v uint64) {
-		switch num {
-		case 1:
-			m.first = v
-		case 2:
-			m.last = v
-		case 3:
-			m.lastTerm = v
+// decodeMeta returns the first index a metadata record's payload holds, or an error that
+// says what is wrong with the record. (The records of format version 2 held the last index
+// and last term too, as fields 2 and 3; Open refuses such stores before reading them.)
+func decodeMeta(payload []byte) (first uint64, err error) {
+	err = decodeVarints(payload, func(num protowire.Number, v uint64) {
+		if num == 1 {
+			first = v
 		}
 	})
-	return m, err
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("metadata record undecodable: %v", err)
+	case first == 0:
+		return 0, errors.New("metadata record impossible: first index 0")
+	}
+	return first, nil
 }
 
 // appendIdentityRecord appends to dst[:0] the identity record of id and returns it.

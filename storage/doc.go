@@ -14,14 +14,32 @@
 // changed in the same batches as the log: Write adds the copies of the configuration
 // entries it writes and deletes those of the entries it truncates.
 //
+// Entry keys sort after every other key, and the log's end is not recorded anywhere but
+// in the entries: the last index and last term are those of the last entry stored, found
+// with one seek to the end of the entry keys. The metadata record holds only the index
+// of the first entry, written when it changes (when the store is created; no Batch
+// changes it for now). So a Write that only appends entries, the usual one, writes keys
+// above every key stored, and nothing else. LevelDB's compactions are then nearly free:
+// each table written from the memtable overlaps no older table, and is moved down the
+// levels without being read or rewritten. (Were any other record rewritten in every
+// batch, or did any sort after the entries, every table would overlap an older one, and
+// compactions would read and rewrite all the log appended at least once more.) A Write
+// that also changes another record (a hard state, a configuration entry's index record)
+// makes a table spanning from that record's key to its entries, which overlaps the older
+// tables: compacting it merges it with them, up to a level's worth (100 MiB in
+// goleveldb's level 1). That cost is paid for that table alone, as no later table
+// overlaps it, and such Writes are rare (a new term or vote, a configuration change).
+//
 // Every stored value carries a CRC32-Castagnoli checksum over its key and payload, verified
-// whenever the value is read. A metadata record (first index, last index, last term) is
-// rewritten in every batch, so Load costs a handful of point reads and a walk over the
-// configuration index (State.ConfigEntries), however long the log is. Open checks the
-// metadata against the entries actually stored, and the configuration index against the
-// configuration entries. Damage found anywhere, by LevelDB or by these checks, is
-// reported as an error wrapping ErrCorrupt whose message names the directory: the store
-// never serves an empty or shortened log in place of a damaged one.
+// whenever the value is read. Load costs a handful of point reads, the seek to the last
+// entry and a walk over the configuration index (State.ConfigEntries), however long the
+// log is. Open checks that the entries run without a gap, with non-decreasing terms, from
+// the first index the metadata record names to the last entry stored, and that the
+// configuration index agrees with the configuration entries. (Nothing records where the
+// log ends but the entries themselves, so a log that lost its last entries, and nothing
+// else, cannot be told from a shorter one.) Damage found anywhere, by LevelDB or by these
+// checks, is reported as an error wrapping ErrCorrupt whose message names the directory:
+// the store never serves an empty or shortened log in place of a damaged one.
 //
 // With one exception, the only damage a crash itself can cause: a Write interrupted by a
 // crash (a killed process, lost power) can leave the end of LevelDB's newest journal file

@@ -11,19 +11,37 @@ import (
 // alone. Entry keys and configuration index keys are the prefix followed by the index as
 // 8 big-endian bytes, so that LevelDB's byte order is log order and a range of indexes is
 // a range of keys.
+//
+// Entry keys sort after every other key: their prefix, 0xFF, is the highest byte there
+// is, so no record kind added later can sort after them either. That keeps LevelDB's
+// compactions nearly free while the log grows. A batch that only appends entries writes
+// keys above every key already stored, so each table LevelDB writes from its memtable
+// holds keys above those of all older tables and overlaps none of them; such a table is
+// moved down the levels without being read or rewritten. A table that also holds another
+// record (a hard state, a configuration index record, ...) spans from that record's key
+// to its last entry, and so overlaps older tables, but no later one: all later entries
+// sort above it. Were entries to sort before some record kind, a table holding such a
+// record would span from its first entry to that record, and every later table of
+// appended entries would overlap it, and be merged with it, again and again.
 const (
-	prefixEntry       byte = 'e'   // 'e' + index (8 bytes, big-endian) -> Entry
+	prefixEntry       byte = 0xFF  // 0xFF + index (8 bytes, big-endian) -> Entry; sorts last
 	prefixConfigEntry byte = 'k'   // 'k' + index (8 bytes, big-endian) -> Entry (a copy of a configuration entry)
 	indexKeyLen            = 1 + 8 // length of entry and configuration index keys
 )
 
 var (
-	keyMeta      = []byte{'m'} // first index, last index, last term
+	keyMeta      = []byte{'m'} // first index (the log's end is that of the entries stored)
 	keyHardState = []byte{'h'} // messages.HardState
 	keyConfig    = []byte{'c'} // messages.Configuration (the base configuration)
 	keyIdentity  = []byte{'i'} // Identity
 	keyFormat    = []byte{'v'} // format version of the store
 )
+
+// entryRange is the range of the keys that start with the entry prefix: every entry key
+// (and any malformed key there, which readers report).
+func entryRange() *util.Range {
+	return util.BytesPrefix([]byte{prefixEntry})
+}
 
 // entryKey appends the key of the entry at index to dst[:0] and returns it.
 func entryKey(dst []byte, index uint64) []byte {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 	"github.com/syndtr/goleveldb/leveldb/util"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // compactForTest flushes the memtable and compacts the whole key range into tables.
@@ -29,10 +31,26 @@ func (s *LevelDB) rawPutForTest(t *testing.T, key, value []byte) {
 	require.NoError(t, s.db.Put(key, value, nil))
 }
 
+// rawGetForTest reads the value under key directly.
+func (s *LevelDB) rawGetForTest(t *testing.T, key []byte) []byte {
+	t.Helper()
+	v, err := s.db.Get(key, nil)
+	require.NoError(t, err)
+	return v
+}
+
 // rawDeleteForTest deletes key directly.
 func (s *LevelDB) rawDeleteForTest(t *testing.T, key []byte) {
 	t.Helper()
 	require.NoError(t, s.db.Delete(key, nil))
+}
+
+// sealedEntryRecord returns the record of e, stored under its entry key.
+func sealedEntryRecord(t *testing.T, e *messages.Entry) []byte {
+	t.Helper()
+	rec, err := appendProtoRecord(nil, entryKey(nil, e.Index), e)
+	require.NoError(t, err)
+	return rec
 }
 
 // sealedConfigIndexRecord returns a configuration index record holding e, stored under
@@ -493,11 +511,6 @@ func TestRecordDamage(t *testing.T) {
 		require.NoError(t, err)
 		return v
 	}
-	sealedEntry := func(e *messages.Entry) []byte {
-		rec, err := appendProtoRecord(nil, entryKey(nil, e.Index), e)
-		require.NoError(t, err)
-		return rec
-	}
 
 	cases := []struct {
 		name   string
@@ -532,24 +545,45 @@ func TestRecordDamage(t *testing.T) {
 		{"entry missing in the middle", func(db *leveldb.DB) {
 			require.NoError(t, db.Delete(entryKey(nil, 2), nil))
 		}, "entries 2 to 2 missing"},
-		{"last entry missing", func(db *leveldb.DB) {
-			require.NoError(t, db.Delete(entryKey(nil, 4), nil))
-		}, "does not match the entries stored"},
 		{"first entry missing", func(db *leveldb.DB) {
 			require.NoError(t, db.Delete(entryKey(nil, 1), nil))
-		}, "does not match the entries stored"},
-		{"entry beyond the last", func(db *leveldb.DB) {
-			require.NoError(t, db.Put(entryKey(nil, 5), sealedEntry(ent(5, 3)), nil))
-		}, "does not match the entries stored"},
+		}, "metadata record (first index 1) does not match the entries stored (2 to 4)"},
+		{"entries missing at the start", func(db *leveldb.DB) {
+			require.NoError(t, db.Delete(entryKey(nil, 1), nil))
+			require.NoError(t, db.Delete(entryKey(nil, 2), nil))
+			require.NoError(t, db.Delete(entryKey(nil, 3), nil))
+		}, "metadata record (first index 1) does not match the entries stored (4 to 4)"},
+		// The end of the log is the last entry stored: an entry past it must follow on.
+		{"entry beyond a gap after the last", func(db *leveldb.DB) {
+			require.NoError(t, db.Put(entryKey(nil, 6), sealedEntryRecord(t, ent(6, 3)), nil))
+		}, "entries 5 to 5 missing"},
+		{"entry beyond the last with a lower term", func(db *leveldb.DB) {
+			require.NoError(t, db.Put(entryKey(nil, 5), sealedEntryRecord(t, ent(5, 2)), nil))
+		}, "entry 5 has term 2, below the term 3 of entry 4"},
 		{"entry with a lower term", func(db *leveldb.DB) {
-			require.NoError(t, db.Put(entryKey(nil, 3), sealedEntry(ent(3, 1)), nil))
+			require.NoError(t, db.Put(entryKey(nil, 3), sealedEntryRecord(t, ent(3, 1)), nil))
 		}, "entry 3 has term 1, below the term 2 of entry 2"},
+		{"entry with term 0", func(db *leveldb.DB) {
+			require.NoError(t, db.Put(entryKey(nil, 4), sealedEntryRecord(t, ent(4, 0)), nil))
+		}, "entry 4 has term 0"},
+		{"entry key cut short", func(db *leveldb.DB) {
+			key := entryKey(nil, 4)[:5]
+			require.NoError(t, db.Put(key, sealRecord([]byte{0, 0, 0, 0}, key), nil))
+		}, "unknown key ff00000000"},
 		{"metadata missing", func(db *leveldb.DB) {
 			require.NoError(t, db.Delete(keyMeta, nil))
 		}, "metadata record missing"},
 		{"metadata wrong", func(db *leveldb.DB) {
-			require.NoError(t, db.Put(keyMeta, appendMetaRecord(nil, logMeta{first: 1, last: 3, lastTerm: 2}), nil))
-		}, "does not match the entries stored"},
+			require.NoError(t, db.Put(keyMeta, appendMetaRecord(nil, 2), nil))
+		}, "metadata record (first index 2) does not match the entries stored (1 to 4)"},
+		{"metadata with first index 0", func(db *leveldb.DB) {
+			require.NoError(t, db.Put(keyMeta, appendMetaRecord(nil, 0), nil))
+		}, "metadata record impossible: first index 0"},
+		{"metadata checksum", func(db *leveldb.DB) {
+			v := recordOf(db, keyMeta)
+			v[len(v)-1] ^= 1
+			require.NoError(t, db.Put(keyMeta, v, nil))
+		}, "metadata record checksum mismatch"},
 		{"format missing", func(db *leveldb.DB) {
 			require.NoError(t, db.Delete(keyFormat, nil))
 		}, "format record missing"},
@@ -562,6 +596,32 @@ func TestRecordDamage(t *testing.T) {
 			dir := copyDir(t, base)
 			rawUpdate(t, dir, c.damage)
 			requireCorrupt(t, dir, c.msg)
+		})
+	}
+
+	// Where the log ends is recorded by the entries alone (the metadata record holds only
+	// the first index, so that appending writes nothing else): a log that lost its last
+	// entries, and nothing else, or gained a valid one after them, is another valid log,
+	// which Open cannot tell from the one written. (Were a lost entry a configuration
+	// entry, its index record would tell: see TestConfigIndexDamage.)
+	for _, c := range []struct {
+		name   string
+		damage func(db *leveldb.DB)
+		last   uint64
+	}{
+		{"last entry missing", func(db *leveldb.DB) {
+			require.NoError(t, db.Delete(entryKey(nil, 4), nil))
+		}, 3},
+		{"entry beyond the last", func(db *leveldb.DB) {
+			require.NoError(t, db.Put(entryKey(nil, 5), sealedEntryRecord(t, ent(5, 3)), nil))
+		}, 5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyDir(t, base)
+			rawUpdate(t, dir, c.damage)
+			st, err := openLevelDB(t, dir, Options{}).Load()
+			require.NoError(t, err)
+			require.Equal(t, c.last, st.LastIndex)
 		})
 	}
 }
@@ -592,7 +652,7 @@ func TestReadsVerifyChecksums(t *testing.T) {
 	// A batch truncating below the damage must read the term of entry 2 first.
 	err = s.Write(Batch{TruncateFrom: 3, Entries: ents(3, 3, 3)})
 	requireReadCorrupt(err, "entry 2 checksum mismatch")
-	// Load reads no entry: it finds the configuration entries in the index.
+	// Load reads no entry but the last: it finds the configuration entries in the index.
 	st, err := s.Load()
 	require.NoError(t, err)
 	requireEntriesEqual(t, []*messages.Entry{configEnt(3, 2, 1)}, st.ConfigEntries)
@@ -626,6 +686,37 @@ func TestReadsVerifyChecksums(t *testing.T) {
 	require.Equal(t, uint64(4), st.LastIndex)
 	requireEntriesEqual(t, []*messages.Entry{configEnt(3, 2, 1)}, st.ConfigEntries)
 
+	// The last entry, which ends the log, is read by Load, Entries, and Term when the
+	// entry asked for is not there; otherwise Term reads only that entry.
+	goodLast := s.rawGetForTest(t, entryKey(nil, 4))
+	s.rawPutForTest(t, entryKey(nil, 4), []byte("not a record"))
+	_, err = s.Load()
+	requireReadCorrupt(err, "entry 4 checksum mismatch")
+	_, err = s.Entries(3, 4)
+	requireReadCorrupt(err, "entry 4 checksum mismatch")
+	_, err = s.Term(5)
+	requireReadCorrupt(err, "entry 4 checksum mismatch")
+	term, err := s.Term(3)
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), term)
+	s.rawPutForTest(t, entryKey(nil, 4), goodLast)
+	// A malformed key where the entries end.
+	s.rawPutForTest(t, []byte{prefixEntry, 1}, []byte("not a record"))
+	_, err = s.Load()
+	requireReadCorrupt(err, "unknown key ff01 inside the entries")
+	_, err = s.Term(7)
+	requireReadCorrupt(err, "unknown key ff01 inside the entries")
+	s.rawDeleteForTest(t, []byte{prefixEntry, 1})
+	// An entry missing inside the log, and an index outside it.
+	s.rawDeleteForTest(t, entryKey(nil, 3))
+	_, err = s.Term(3)
+	requireReadCorrupt(err, "entry 3 missing (log first 1, last 4, last term 3)")
+	_, err = s.Term(5)
+	require.ErrorIs(t, err, ErrOutOfRange)
+	s.rawPutForTest(t, entryKey(nil, 3), sealedEntryRecord(t, configEnt(3, 2, 1)))
+	_, err = s.Entries(3, 5)
+	require.NoError(t, err)
+
 	s.rawPutForTest(t, keyHardState, []byte{0, 0, 0, 0, 8, 3})
 	_, err = s.Load()
 	requireReadCorrupt(err, "hard state checksum mismatch")
@@ -635,8 +726,11 @@ func TestReadsVerifyChecksums(t *testing.T) {
 	requireReadCorrupt(err, "metadata record checksum mismatch")
 	_, err = s.Entries(3, 4)
 	requireReadCorrupt(err, "metadata record checksum mismatch")
-	_, err = s.Term(3)
+	_, err = s.Term(5) // no entry 5: Term reads the bounds of the log
 	requireReadCorrupt(err, "metadata record checksum mismatch")
+	term, err = s.Term(3) // entry 3 is there: Term reads nothing else
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), term)
 }
 
 // TestConfigIndexDamage writes bad configuration index records, or entries that disagree
@@ -724,21 +818,57 @@ func TestConfigIndexDamage(t *testing.T) {
 	}
 }
 
-// TestOpenRefusesOtherFormat opens a store of another format version: refused, but not
-// as damage.
+// TestOpenRefusesOtherFormat opens stores of other format versions: refused, but not as
+// damage, and left as they are.
 func TestOpenRefusesOtherFormat(t *testing.T) {
-	dir := t.TempDir()
-	s := openLevelDB(t, dir, Options{})
-	require.NoError(t, s.Write(Batch{Entries: ents(1, 2, 1)}))
-	require.NoError(t, s.Close())
-	rawUpdate(t, dir, func(db *leveldb.DB) {
-		rec := appendVarintField([]byte{0, 0, 0, 0}, 1, 1)
-		require.NoError(t, db.Put(keyFormat, sealRecord(rec, keyFormat), nil))
+	requireRefused := func(t *testing.T, dir string, version int) {
+		t.Helper()
+		before := dirContents(t, dir)
+		_, err := Open(dir, Options{})
+		require.Error(t, err)
+		require.NotErrorIs(t, err, ErrCorrupt)
+		require.ErrorContains(t, err, fmt.Sprintf("format version %d, want 3", version))
+		require.Equal(t, before, dirContents(t, dir))
+	}
+	formatRecord := func(version uint64) []byte {
+		return sealRecord(appendVarintField([]byte{0, 0, 0, 0}, 1, version), keyFormat)
+	}
+
+	t.Run("version 1 record", func(t *testing.T) {
+		dir := t.TempDir()
+		s := openLevelDB(t, dir, Options{})
+		require.NoError(t, s.Write(Batch{Entries: ents(1, 2, 1)}))
+		require.NoError(t, s.Close())
+		rawUpdate(t, dir, func(db *leveldb.DB) {
+			require.NoError(t, db.Put(keyFormat, formatRecord(1), nil))
+		})
+		requireRefused(t, dir, 1)
 	})
-	_, err := Open(dir, Options{})
-	require.Error(t, err)
-	require.NotErrorIs(t, err, ErrCorrupt)
-	require.ErrorContains(t, err, "format version 1, want 2")
+
+	// A store as version 2 wrote it: entries under 'e' + index, and a metadata record
+	// holding the first index, the last index and the last term. Its keys are not those of
+	// this version, which does not take them for damage.
+	t.Run("version 2 store", func(t *testing.T) {
+		dir := t.TempDir()
+		db, err := leveldb.OpenFile(dir, nil)
+		require.NoError(t, err)
+		b := new(leveldb.Batch)
+		b.Put(keyFormat, formatRecord(2))
+		meta := []byte{0, 0, 0, 0}
+		for num, v := range []uint64{1, 2, 1} { // first 1, last 2, last term 1
+			meta = appendVarintField(meta, protowire.Number(num+1), v)
+		}
+		b.Put(keyMeta, sealRecord(meta, keyMeta))
+		for _, e := range ents(1, 2, 1) {
+			key := binary.BigEndian.AppendUint64([]byte{'e'}, e.Index)
+			rec, err := appendProtoRecord(nil, key, e)
+			require.NoError(t, err)
+			b.Put(key, rec)
+		}
+		require.NoError(t, db.Write(b, nil))
+		require.NoError(t, db.Close())
+		requireRefused(t, dir, 2)
+	})
 }
 
 // TestOpenEmptyDatabase opens a database that goleveldb created but that holds no record

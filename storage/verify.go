@@ -76,20 +76,45 @@ func verifyDir(dir string) (meta logMeta, initialized bool, err error) {
 
 // scan reads every record of the database (O(n) in the size of the log): it verifies each
 // checksum, decodes each record, checks that every entry holds its own index, that the
-// entries are contiguous with non-decreasing nonzero terms, that the metadata record
-// agrees with them (first and last entry present, nothing beyond the last), and that the
-// configuration index agrees with them (a record, holding the same entry, for every
-// configuration entry and for nothing else). Entries are decoded only as far as their
-// index, term and type, but configuration entries, which are few, in full. Reading every
-// record also makes goleveldb verify the checksum of every table block holding one.
+// entries are contiguous with non-decreasing nonzero terms, that the first of them is the
+// first index the metadata record names (a log without entries may start anywhere), and
+// that the configuration index agrees with them (a record, holding the same entry, for
+// every configuration entry and for nothing else). Entries are decoded only as far as
+// their index, term and type, but configuration entries, which are few, in full. Reading
+// every record also makes goleveldb verify the checksum of every table block holding one.
+//
+// It returns the log's bounds: the first index of the metadata record, the index and term
+// of the last entry. Nothing records the last index elsewhere, so a log that lost a
+// suffix of whole entries, and nothing else, cannot be told from a shorter one.
 func scan(dir string, r reader) (meta logMeta, initialized bool, err error) {
 	var (
 		any, haveMeta, haveFormat bool
 		version                   uint64
+		metaFirst                 uint64 // of the metadata record
 		count                     uint64 // entries seen
 		first, last, lastTerm     uint64 // of the entries seen
 		configs                   configIndexCheck
 	)
+	// The format record first: a store of another version is refused as such, before its
+	// records are taken for damage (those of version 2 have other keys).
+	switch value, err := r.Get(keyFormat, nil); {
+	case errors.Is(err, leveldb.ErrNotFound):
+	case err != nil:
+		return logMeta{}, false, wrapErr(dir, "verify", err)
+	default:
+		payload, err := openRecord(keyFormat, value)
+		if err != nil {
+			return logMeta{}, false, corruptf(dir, "%v", err)
+		}
+		if version, err = decodeFormat(payload); err != nil {
+			return logMeta{}, false, corruptf(dir, "format record undecodable: %v", err)
+		}
+		if version != formatVersion {
+			return logMeta{}, false, fmt.Errorf("storage %s: open: format version %d, want %d", dir, version, formatVersion)
+		}
+		haveFormat = true
+	}
+
 	it := r.NewIterator(nil, &opt.ReadOptions{DontFillCache: true})
 	defer it.Release()
 	for it.Next() {
@@ -135,14 +160,10 @@ func scan(dir string, r reader) (meta logMeta, initialized bool, err error) {
 		switch string(key) {
 		case string(keyMeta):
 			haveMeta = true
-			if meta, err = decodeMeta(payload); err != nil {
-				return logMeta{}, false, corruptf(dir, "metadata record undecodable: %v", err)
+			if metaFirst, err = decodeMeta(payload); err != nil {
+				return logMeta{}, false, corruptf(dir, "%v", err)
 			}
-		case string(keyFormat):
-			haveFormat = true
-			if version, err = decodeFormat(payload); err != nil {
-				return logMeta{}, false, corruptf(dir, "format record undecodable: %v", err)
-			}
+		case string(keyFormat): // checked above
 		case string(keyIdentity):
 			if _, err := decodeIdentity(payload); err != nil {
 				return logMeta{}, false, corruptf(dir, "identity undecodable: %v", err)
@@ -168,18 +189,17 @@ func scan(dir string, r reader) (meta logMeta, initialized bool, err error) {
 		return logMeta{}, false, nil
 	case !haveFormat:
 		return logMeta{}, false, corruptf(dir, "format record missing")
-	case version != formatVersion:
-		return logMeta{}, false, fmt.Errorf("storage %s: open: format version %d, want %d", dir, version, formatVersion)
 	case !haveMeta:
 		return logMeta{}, false, corruptf(dir, "metadata record missing")
-	case count == 0 && (meta.first == 0 || meta.last != 0 || meta.lastTerm != 0):
-		return logMeta{}, false, corruptf(dir, "metadata (%v) does not match the empty log stored", meta)
-	case count > 0 && (meta.first != first || meta.last != last || meta.lastTerm != lastTerm):
-		return logMeta{}, false, corruptf(dir, "metadata (%v) does not match the entries stored (first %d, last %d, last term %d)",
-			meta, first, last, lastTerm)
+	case count > 0 && metaFirst != first:
+		return logMeta{}, false, corruptf(dir, "metadata record (first index %d) does not match the entries stored (%d to %d)",
+			metaFirst, first, last)
 	}
 	if err := configs.check(); err != nil {
 		return logMeta{}, false, corruptf(dir, "%v", err)
 	}
-	return meta, true, nil
+	if count == 0 {
+		return emptyLog(metaFirst), true, nil
+	}
+	return logMeta{first: first, last: last, lastTerm: lastTerm}, true, nil
 }
