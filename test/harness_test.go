@@ -51,13 +51,12 @@ type cluster struct {
 	logs    *capturedLog // what the nodes' remoting logged, printed if the test fails
 }
 
-// freeAddress returns a loopback address with a port that was free a moment ago; nodes keep
-// it across restarts.
+// freeAddress returns a loopback address for a node: free a moment ago and never handed out
+// before in this process (see remote.FreeLoopbackAddress). Nodes keep it across restarts.
 func freeAddress(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := remote.FreeLoopbackAddress()
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // newCluster starts n bootstrapped nodes, returns once they all follow one leader, and

@@ -33,9 +33,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/raftsidecar/raft/cmd/raftbench/workload"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,6 +41,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/raftsidecar/raft/cmd/raftbench/workload"
+	"github.com/raftsidecar/raft/remote"
 
 	"github.com/raftsidecar/raft/actors"
 	"github.com/raftsidecar/raft/messages"
@@ -87,7 +88,7 @@ func run(o workload.Options) (workload.Report, error) {
 	nodes := make([]*node, o.Nodes)
 	var bootstrap []*messages.Member
 	for i := range nodes {
-		addr, err := freeAddress()
+		addr, err := remote.FreeLoopbackAddress()
 		if err != nil {
 			return workload.Report{}, err
 		}
@@ -195,14 +196,4 @@ func waitForLeader(ctx context.Context, nodes []*node, timeout time.Duration) (*
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil, errors.New("no leader agreed on by every node in time")
-}
-
-// freeAddress returns a loopback address with a port that was free a moment ago.
-func freeAddress() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/raftsidecar/raft/actors"
 	"github.com/raftsidecar/raft/messages"
+	"github.com/raftsidecar/raft/remote"
 )
 
 const clusterID = "example"
@@ -64,7 +64,7 @@ func run() error {
 
 	ex := &example{nodes: map[uint64]*member{}, acked: map[uint64]string{}}
 	for id := uint64(1); id <= 5; id++ {
-		addr, err := freeAddress()
+		addr, err := remote.FreeLoopbackAddress()
 		if err != nil {
 			return err
 		}
@@ -356,15 +356,6 @@ func (ex *example) waitApplied(ids []uint64, timeout time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("nodes %v did not catch up in time", ids)
-}
-
-func freeAddress() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }

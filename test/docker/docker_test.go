@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/raftsidecar/raft/messages/raftv1"
+	"github.com/raftsidecar/raft/remote"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
@@ -913,14 +914,14 @@ func eventually(t *testing.T, timeout time.Duration, what string, try func() err
 	}
 }
 
-// freeLoopbackAddress returns a loopback address whose port was free a moment ago.
+// freeLoopbackAddress returns a loopback address free a moment ago and never handed out
+// before in this process (see remote.FreeLoopbackAddress).
 func freeLoopbackAddress(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := remote.FreeLoopbackAddress()
 	if err != nil {
 		t.Fatalf("no free port: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // sameConfig compares configurations as sets of peers.

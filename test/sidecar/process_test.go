@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/raftsidecar/raft/messages/raftv1"
+	"github.com/raftsidecar/raft/remote"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -47,15 +47,15 @@ func buildBinaries(t *testing.T, dir string) binaries {
 	return binaries{raft: filepath.Join(dir, "raft"), raftctl: filepath.Join(dir, "raftctl")}
 }
 
-// freeAddress returns a loopback address whose port was free a moment ago.
+// freeAddress returns a loopback address free a moment ago and never handed out before in
+// this process (see remote.FreeLoopbackAddress).
 func freeAddress(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := remote.FreeLoopbackAddress()
 	if err != nil {
 		t.Fatalf("no free port: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // daemon is one raft node run as a process; it keeps its addresses and data directory
