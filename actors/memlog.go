@@ -16,10 +16,12 @@ type storedEntries interface {
 const maxStoredRead = 1024
 
 // memLog is RaftNode's view of its log, entries 1..last. The newest entries are held in
-// memory (entries, after offset); older ones, which are durable and committed, and so never
-// change again, are read back from storage when needed (a follower far behind, a subscriber
-// catching up). The configuration entries are all held, whatever their age. Entries are
-// immutable once appended, so slices of them may be handed to other actors.
+// memory (entries, after offset); older ones, which are durable, are read back from storage
+// when needed (a follower far behind, a subscriber catching up). Entries leave memory only
+// once committed (release), but a restarted node loads just the newest entries, and those
+// before them may be an uncommitted tail a leader still replaces (truncateFrom). The
+// configuration entries are all held, whatever their age. Entries are immutable once
+// appended, so slices of them may be handed to other actors.
 type memLog struct {
 	stored  storedEntries     // entries 1..offset; nil when offset is 0
 	offset  uint64            // index of the entry before entries[0]
@@ -129,14 +131,19 @@ func (l *memLog) append(entries ...*messages.Entry) {
 	}
 }
 
-// truncateFrom removes every entry at or above index. Only entries held in memory can be
-// removed: those before them are committed.
+// truncateFrom removes every entry at or above index (the caller makes sure none of them is
+// committed). Entries removed below offset are those of an uncommitted tail longer than
+// what a restart loaded: memory then starts empty at index, and the entries before it are
+// read from storage, which keeps them (Persistence deletes only from index on).
 func (l *memLog) truncateFrom(index uint64) {
 	if index == 0 || index > l.lastIndex() {
 		return
 	}
 	if index <= l.offset {
-		panic("memLog: truncating committed entries")
+		l.offset = index - 1
+		l.entries, l.bytes = nil, 0
+		l.dropConfigsFrom(index)
+		return
 	}
 	keep := index - l.offset - 1
 	for _, e := range l.entries[keep:] {
@@ -145,6 +152,11 @@ func (l *memLog) truncateFrom(index uint64) {
 	// Capping the capacity makes the next append copy to a fresh array, so slices of the
 	// old entries already handed to other actors are never overwritten.
 	l.entries = l.entries[:keep:keep]
+	l.dropConfigsFrom(index)
+}
+
+// dropConfigsFrom forgets the configuration entries at or above index.
+func (l *memLog) dropConfigsFrom(index uint64) {
 	for len(l.configs) > 0 && l.configs[len(l.configs)-1].Index >= index {
 		l.configs = l.configs[:len(l.configs)-1]
 	}

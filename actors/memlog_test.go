@@ -91,7 +91,31 @@ func TestMemLogTruncateDropsConfigurations(t *testing.T) {
 	require.Equal(t, uint64(64), l.lastIndex())
 	_, idx := l.lastConfig(l.lastIndex())
 	require.Equal(t, uint64(60), idx)
-	require.Panics(t, func() { l.truncateFrom(l.offset) }, "committed entries cannot be truncated")
+}
+
+// A restarted node holds only the newest entries in memory; a leader may still replace an
+// older part of its uncommitted tail.
+func TestMemLogTruncateBelowWhatARestartLoaded(t *testing.T) {
+	store, entries := storedLog(t, 100)
+	l := newMemLog(store, entries[79:], configsOf(entries), func(err error) { t.Fatal(err) }) // as loadTail: 80..100
+	require.Equal(t, uint64(79), l.offset)
+
+	l.truncateFrom(55)
+	require.Equal(t, uint64(54), l.lastIndex())
+	require.Equal(t, uint64(1), l.lastTerm(), "the entry before the cut is read from storage")
+	require.Equal(t, uint64(54), l.entry(54).Index)
+	_, idx := l.lastConfig(100)
+	require.Equal(t, uint64(50), idx, "configuration entries from the cut on are gone")
+
+	replacement := &messages.Entry{Index: 55, Term: 2, Type: messages.EntryType_ENTRY_TYPE_COMMAND}
+	l.append(replacement)
+	require.Equal(t, uint64(55), l.lastIndex())
+	require.Equal(t, uint64(2), l.term(55))
+	require.True(t, l.cached(55))
+	got := l.slice(54, 55, 0, 0)
+	require.Len(t, got, 1, "a read from storage stops where memory starts")
+	require.Equal(t, uint64(54), got[0].Index)
+	require.Equal(t, replacement, l.slice(55, 55, 0, 0)[0])
 }
 
 type failingStore struct{}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftsidecar/raft/actors"
 	"github.com/raftsidecar/raft/messages"
 	"github.com/raftsidecar/raft/remote"
 	"github.com/stretchr/testify/require"
@@ -88,7 +89,15 @@ func TestPartitionedFollowerCatchesUp(t *testing.T) {
 // A leader cut off with a long uncommitted tail has that tail replaced by the new leader's
 // log once it rejoins.
 func TestDivergentTailReplaced(t *testing.T) {
-	c := newCluster(t, 3)
+	t.Run("in memory", func(t *testing.T) { testDivergentTailReplaced(t, false) })
+	// The deposed leader restarts before it hears from the new one, with a log cache shorter
+	// than its uncommitted tail: it reloads only the newest doomed entries, and the leader
+	// replaces the tail from below what memory holds.
+	t.Run("after a restart that loads part of it", func(t *testing.T) { testDivergentTailReplaced(t, true) })
+}
+
+func testDivergentTailReplaced(t *testing.T, restart bool) {
+	c := newCluster(t, 3, func(cfg *actors.Config) { cfg.LogCacheEntries = 16 })
 	old := c.waitLeader(5 * time.Second)
 	c.mustSubmit([]byte("common"))
 	c.faults.Isolate(old)
@@ -117,6 +126,14 @@ func TestDivergentTailReplaced(t *testing.T) {
 		last = r.Index
 	}
 	wg.Wait()
+	if restart {
+		require.Eventually(t, func() bool { return c.mustStatus(old).DurableIndex >= 100 }, 5*time.Second, 10*time.Millisecond)
+		c.crash(old)
+		c.start(old)
+		st := c.mustStatus(old)
+		require.GreaterOrEqual(t, st.LastLogIndex, uint64(100), "the doomed tail is on disk")
+		require.Less(t, st.CommitIndex, uint64(3), "the doomed tail is not committed")
+	}
 	c.faults.Heal()
 	cmds := commands(c.waitConverged(last, 15*time.Second))
 	require.Equal(t, "common", cmds[0])
