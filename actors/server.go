@@ -41,6 +41,7 @@ type Commit struct {
 type Server struct {
 	endpoint *remote.Endpoint
 	node     *actor.PID
+	submits  *Submitter
 
 	mu      sync.Mutex
 	closed  bool
@@ -70,7 +71,7 @@ func NewServer(cfg Config) (*Server, error) {
 		ep.Stop()
 		return nil, fmt.Errorf("spawn node: %w", err)
 	}
-	return &Server{endpoint: ep, node: pid}, nil
+	return &Server{endpoint: ep, node: pid, submits: NewSubmitter(ep.System, pid, defaultRequestTimeout)}, nil
 }
 
 // PID is the RaftNode actor, for applications that want to talk to it directly.
@@ -115,15 +116,15 @@ func (s *Server) request(ctx context.Context, msg interface{}) (interface{}, err
 
 // Submit replicates one command and returns the index and term it was committed at. On a
 // follower the command is forwarded to the leader once. An error of type *SubmitError with
-// code INVALID_ARGUMENT means nothing was appended; other errors leave the outcome unknown.
+// code INVALID_ARGUMENT means nothing was appended; other errors (other codes, ctx.Err()
+// when ctx ends first, ErrClosed) leave the outcome unknown.
 func (s *Server) Submit(ctx context.Context, command []byte) (index, term uint64, err error) {
-	res, err := s.request(ctx, &messages.Submit{Command: command})
-	if err != nil {
+	r, err := s.submits.Submit(ctx, command)
+	switch {
+	case errors.Is(err, ErrNoReply):
+		return 0, 0, &SubmitError{Code: messages.ErrorCode_ERROR_CODE_TIMEOUT, Message: "timed out: outcome unknown"}
+	case err != nil:
 		return 0, 0, err
-	}
-	r, ok := res.(*messages.SubmitResult)
-	if !ok {
-		return 0, 0, fmt.Errorf("unexpected reply %T", res)
 	}
 	if r.Code != messages.ErrorCode_ERROR_CODE_NONE {
 		return 0, 0, &SubmitError{Code: r.Code, Message: r.Error}
@@ -248,6 +249,7 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	err := s.endpoint.System.Root.StopFuture(s.node).Wait()
+	s.submits.Close()
 	s.endpoint.Stop()
 	return err
 }

@@ -118,9 +118,11 @@ func run(args []string, stderr io.Writer) int {
 	}
 	nodeGone := watchNode(node.System(), node.PID())
 	stopping := make(chan struct{})
+	submits := actors.NewSubmitter(node.System(), node.PID(), defaultRequestTimeout)
 	svc := &service{
 		system:     node.System(),
 		node:       node.PID(),
+		submits:    submits,
 		maxCommand: opts.maxCommand,
 		stopping:   stopping,
 		logger:     logger,
@@ -166,6 +168,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	signal.Stop(signals) // a second signal kills the process at once
 	close(stopping)      // ends Watch streams, requests still waiting on the node, the poller
+	submits.Close()      // and Submits still waiting
 	if metricsSrv != nil {
 		metricsSrv.stop(time.Second)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/raftsidecar/raft/actors"
 	"github.com/raftsidecar/raft/messages"
 	"github.com/raftsidecar/raft/messages/raftv1"
 	"google.golang.org/grpc/codes"
@@ -25,6 +26,7 @@ type service struct {
 
 	system     *actor.ActorSystem
 	node       *actor.PID
+	submits    *actors.Submitter // Submit's path to the node: no future per command
 	maxCommand int
 	// stopping is closed when the daemon shuts down or the node has stopped: requests
 	// waiting on the node and Watch streams end with UNAVAILABLE.
@@ -90,13 +92,14 @@ func (s *service) Submit(ctx context.Context, req *raftv1.SubmitRequest) (*raftv
 	if err := validateCommand(req.GetCommand(), s.maxCommand); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	res, err := s.ask(ctx, &messages.Submit{Command: req.GetCommand()})
-	if err != nil {
-		return nil, err
-	}
-	r, err := reply[*messages.SubmitResult](res)
-	if err != nil {
-		return nil, err
+	r, err := s.submits.Submit(ctx, req.GetCommand())
+	switch {
+	case errors.Is(err, actors.ErrNoReply):
+		return nil, status.Errorf(codes.Unavailable, "the node did not answer within %v: outcome unknown", defaultRequestTimeout)
+	case errors.Is(err, actors.ErrClosed):
+		return nil, status.Error(codes.Unavailable, "the node is shutting down: outcome unknown")
+	case err != nil:
+		return nil, contextStatus(ctx)
 	}
 	if err := statusOf(ctx, r.Code, r.Error); err != nil {
 		return nil, err
