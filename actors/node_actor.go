@@ -40,9 +40,10 @@ func NewNodeProps(cfg Config) (*actor.Props, error) {
 	// A failing child escalates: the node restarts as a whole and rebuilds from its store,
 	// exactly as after a crash, instead of one child resuming with state out of step.
 	escalate := actor.NewOneForOneStrategy(0, 0, func(interface{}) actor.Directive { return actor.EscalateDirective })
+	workers := newMailboxWorkers(nodeMailboxWorkers, mailboxThroughput)
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &nodeActor{s: s, store: store, ownsStore: owned, faults: cfg.Faults}
-	}, actor.WithSupervisor(escalate)), nil
+		return &nodeActor{s: s, store: store, ownsStore: owned, faults: cfg.Faults, workers: workers}
+	}, actor.WithSupervisor(escalate), actor.WithDispatcher(workers)), nil
 }
 
 // initialiseStore binds an empty store to this node and cluster, with the bootstrap
@@ -81,6 +82,7 @@ type nodeActor struct {
 	store     storage.Storage
 	ownsStore bool
 	faults    *remote.FaultNetwork
+	workers   *mailboxWorkers // run the node's and its children's mailboxes
 
 	logic  *nodeLogic
 	routes *routes
@@ -96,6 +98,7 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		if a.ownsStore {
 			a.store.Close()
 		}
+		a.workers.stop()
 		return
 	case *messages.GetStatus:
 		if a.logic != nil {
@@ -196,7 +199,8 @@ func (a *nodeActor) start(ctx actor.Context) {
 	}
 	for _, c := range children {
 		child := c.actor
-		if _, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return child }), c.name); err != nil {
+		props := actor.PropsFromProducer(func() actor.Actor { return child }, actor.WithDispatcher(a.workers))
+		if _, err := ctx.SpawnNamed(props, c.name); err != nil {
 			a.s.logger.Error("cannot spawn child; stopping", "child", c.name, "error", err)
 			ctx.Stop(ctx.Self())
 			return
