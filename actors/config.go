@@ -41,7 +41,8 @@ type Config struct {
 	// MaxAppendEntries and MaxAppendBytes bound one AppendEntries batch.
 	MaxAppendEntries int
 	MaxAppendBytes   int
-	// MaxInflight is how many AppendEntries may be pipelined to one follower.
+	// MaxInflight is how many AppendEntries may be pipelined to one follower; beyond the
+	// first, only full batches (MaxAppendEntries or MaxAppendBytes) are sent.
 	MaxInflight int
 	// ApplyWindow is how many committed entries may wait for subscribers' acknowledgements.
 	ApplyWindow int

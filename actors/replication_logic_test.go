@@ -62,6 +62,36 @@ func TestReplicationProbeThenPipeline(t *testing.T) {
 	require.Equal(t, uint64(9), batches[0].PrevLogIndex)
 }
 
+// With one AppendEntries in flight, what is appended meanwhile waits and goes out as one
+// batch when the answer comes, unless it fills a batch by itself.
+func TestReplicationSecondInFlightOnlyWhenFull(t *testing.T) {
+	r, _ := newTestReplication(t) // batches of 3, window of 2
+	r.drain()
+	r.handle(success(2, 3))
+	r.drain()
+
+	r.handle(&messages.NewEntries{Term: 2, Entries: cmdEntries(4, 2)})
+	first := appendsTo(r.drain(), 2)
+	require.Len(t, first, 1, "nothing in flight: sent at once")
+	require.Len(t, first[0].Entries, 1)
+
+	r.handle(&messages.NewEntries{Term: 2, Entries: cmdEntries(5, 2)})
+	r.handle(&messages.NewEntries{Term: 2, Entries: cmdEntries(6, 2)})
+	require.Empty(t, appendsTo(r.drain(), 2), "a partial batch waits for the one in flight")
+
+	r.handle(success(2, 4))
+	batches := appendsTo(r.drain(), 2)
+	require.Len(t, batches, 1)
+	require.Equal(t, uint64(4), batches[0].PrevLogIndex)
+	require.Len(t, batches[0].Entries, 2, "everything appended meanwhile, in one batch")
+
+	r.handle(&messages.NewEntries{Term: 2, Entries: cmdEntries(7, 2, 2, 2)})
+	batches = appendsTo(r.drain(), 2)
+	require.Len(t, batches, 1, "a full batch is pipelined behind the one in flight")
+	require.Equal(t, uint64(6), batches[0].PrevLogIndex)
+	require.Len(t, batches[0].Entries, 3)
+}
+
 // A rejection with a conflict hint moves next back to the hint in one step.
 func TestReplicationConflictBacktracking(t *testing.T) {
 	r, _ := newTestReplication(t)
