@@ -132,7 +132,13 @@ func run(o workload.Options) (workload.Report, error) {
 		return workload.Report{}, err
 	}
 	for _, n := range nodes {
-		workload.Logf("node %d applied %d bytes", n.id, n.applied.Load())
+		line := fmt.Sprintf("node %d applied %d bytes", n.id, n.applied.Load())
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if st, err := n.server.Status(sctx); err == nil && st.PersistBatches > 0 {
+			line += fmt.Sprintf("; %d synced writes, %.1f entries each", st.PersistBatches, float64(st.PersistEntries)/float64(st.PersistBatches))
+		}
+		cancel()
+		workload.Logf("%s", line)
 	}
 	return r, nil
 }
