@@ -135,7 +135,8 @@ func run(o workload.Options) (workload.Report, error) {
 		line := fmt.Sprintf("node %d applied %d bytes", n.id, n.applied.Load())
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		if st, err := n.server.Status(sctx); err == nil && st.PersistBatches > 0 {
-			line += fmt.Sprintf("; %d synced writes, %.1f entries each", st.PersistBatches, float64(st.PersistEntries)/float64(st.PersistBatches))
+			line += fmt.Sprintf("; %d synced writes, %.1f entries and %.0f µs each", st.PersistBatches,
+				float64(st.PersistEntries)/float64(st.PersistBatches), 1e6*st.PersistLatencySumSeconds/float64(st.PersistBatches))
 		}
 		cancel()
 		workload.Logf("%s", line)
