@@ -70,7 +70,7 @@ func StartEndpoint(address string, opts EndpointOptions) (*Endpoint, error) {
 	}
 
 	system := actor.NewActorSystem(actor.WithLoggerFactory(loggerFactory(opts.Logger)))
-	options := tlsOptions(opts)
+	options := grpcOptions(opts)
 	if port != 0 {
 		// protoactor names the system by the address it actually bound (an IP) unless told
 		// otherwise; a peer that addressed this node by host name ("raft1:7000") would

@@ -25,22 +25,26 @@ type HandshakeError struct {
 	Err error
 }
 
-// tlsOptions turns the TLS settings of opts into protoactor remote options, with the
-// patient dialer (dial.go) on every outgoing connection. protoactor's default dial options
-// hold just insecure credentials; WithDialOptions replaces that list as a whole, so with
-// ClientTLS set no connection to a peer is ever opened in plaintext.
-func tlsOptions(opts EndpointOptions) []protoremote.ConfigOption {
-	var out []protoremote.ConfigOption
+// grpcOptions turns opts into protoactor remote options: the TLS settings, fixed flow-control
+// windows (flow_control.go) and the patient dialer (dial.go) on every outgoing connection.
+// protoactor's default dial options hold just insecure credentials; WithDialOptions replaces
+// that list as a whole, so with ClientTLS set no connection to a peer is ever opened in
+// plaintext.
+func grpcOptions(opts EndpointOptions) []protoremote.ConfigOption {
+	serverOptions := flowControlServerOptions()
 	if opts.TLS != nil {
 		creds := ReportHandshakeErrors(credentials.NewTLS(opts.TLS), opts.OnHandshakeError)
-		out = append(out, protoremote.WithServerOptions(grpc.Creds(creds)))
+		serverOptions = append(serverOptions, grpc.Creds(creds))
 	}
 	clientCreds := insecure.NewCredentials()
 	if opts.ClientTLS != nil {
 		clientCreds = ReportHandshakeErrors(credentials.NewTLS(opts.ClientTLS), opts.OnHandshakeError)
 	}
-	out = append(out, protoremote.WithDialOptions(grpc.WithTransportCredentials(clientCreds), patientDialOption()))
-	return out
+	dialOptions := append(flowControlDialOptions(), grpc.WithTransportCredentials(clientCreds), patientDialOption())
+	return []protoremote.ConfigOption{
+		protoremote.WithServerOptions(serverOptions...),
+		protoremote.WithDialOptions(dialOptions...),
+	}
 }
 
 // ReportHandshakeErrors returns creds that call report after every failed handshake, on

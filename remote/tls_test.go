@@ -147,18 +147,18 @@ func TestReportHandshakeErrors(t *testing.T) {
 
 // Without TLS settings the remote dials in plaintext, with ClientTLS with TLS only: the dial
 // options are replaced as a whole (protoactor's default holds insecure credentials), and
-// both use the patient dialer.
-func TestTLSOptionsReplaceTheDefaults(t *testing.T) {
-	plain := protoremote.Configure("127.0.0.1", 0, tlsOptions(EndpointOptions{})...)
+// both use the patient dialer and fixed flow-control windows (two options each way).
+func TestGRPCOptionsReplaceTheDefaults(t *testing.T) {
+	plain := protoremote.Configure("127.0.0.1", 0, grpcOptions(EndpointOptions{})...)
 	cert, pool := selfSigned(t)
-	secure := protoremote.Configure("127.0.0.1", 0, tlsOptions(EndpointOptions{
+	secure := protoremote.Configure("127.0.0.1", 0, grpcOptions(EndpointOptions{
 		TLS:       &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert},
 		ClientTLS: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool},
 	})...)
-	assert.Empty(t, plain.ServerOptions)
-	assert.Len(t, plain.DialOptions, 2)
-	assert.Len(t, secure.ServerOptions, 1)
-	assert.Len(t, secure.DialOptions, 2)
+	assert.Len(t, plain.ServerOptions, 2)
+	assert.Len(t, plain.DialOptions, 4)
+	assert.Len(t, secure.ServerOptions, 3)
+	assert.Len(t, secure.DialOptions, 4)
 }
 
 // probeTLS takes any answer of a TLS server as proof that it serves, and silence as not.
