@@ -46,6 +46,12 @@ type Config struct {
 	MaxInflight int
 	// ApplyWindow is how many committed entries may wait for subscribers' acknowledgements.
 	ApplyWindow int
+	// Subscribers receive CommittedEntries batches (and must acknowledge each with a
+	// CommittedAck) from index 1, after every start and restart: they are registered before
+	// the node applies anything. A Subscribe sent to a running node starts at the oldest entry
+	// the node still holds for delivery, which is index 1 only if nothing was applied yet; a
+	// state machine that must see every entry is therefore given here.
+	Subscribers []*messages.ActorRef
 	// LogCacheEntries and LogCacheBytes bound the newest log entries RaftNode keeps in
 	// memory (by count, and by payload bytes); older ones are read back from storage when
 	// needed (a follower far behind, a subscriber catching up), so memory stays flat however
@@ -89,6 +95,11 @@ func (c Config) settings() (settings, error) {
 			return settings{}, err
 		}
 	}
+	for i, r := range c.Subscribers {
+		if r.GetId() == "" {
+			return settings{}, fmt.Errorf("config: Subscribers[%d]: an actor reference with an id is required", i)
+		}
+	}
 	s := settings{
 		id: c.ID, clusterID: c.ClusterID, address: c.Address,
 		electionTimeout: c.ElectionTimeout, heartbeatInterval: c.HeartbeatInterval,
@@ -96,7 +107,7 @@ func (c Config) settings() (settings, error) {
 		maxInflight: c.MaxInflight, applyWindow: c.ApplyWindow, forwardTimeout: c.ForwardTimeout,
 		logCacheEntries: c.LogCacheEntries, logCacheBytes: c.LogCacheBytes,
 		catchUpTimeout: c.CatchUpTimeout, catchUpMargin: DefaultCatchUpMargin, transferTimeout: c.TransferTimeout,
-		clock: c.Clock, logger: c.Logger,
+		clock: c.Clock, logger: c.Logger, subscribers: c.Subscribers,
 	}
 	setDefault(&s.electionTimeout, DefaultElectionTimeout)
 	setDefault(&s.heartbeatInterval, DefaultHeartbeatInterval)

@@ -206,6 +206,11 @@ func (a *nodeActor) start(ctx actor.Context) {
 			return
 		}
 	}
+	// Configured subscribers reach the Applier's mailbox before anything RaftNode sends it,
+	// so they are delivered every entry from index 1.
+	for _, ref := range a.s.subscribers {
+		ctx.Send(a.routes.applier, &messages.Subscribe{Subscriber: ref})
+	}
 	a.logic = newNodeLogic(a.s, st, a.store, tail)
 	a.logic.start()
 	a.routes.dispatch(ctx, a.logic.drain())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +44,12 @@ type Server struct {
 	node     *actor.PID
 	submits  *Submitter
 
+	// The node's subscriber, registered through Config.Subscribers before the node starts,
+	// hands each batch to Run through batches; unread is what Run has not passed on yet.
+	subscriber *messages.ActorRef
+	batches    chan *messages.CommittedEntries
+	unread     []*messages.Entry
+
 	mu      sync.Mutex
 	closed  bool
 	running bool
@@ -61,6 +68,17 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The subscriber exists before the node, so Run sees every entry from index 1 however
+	// late it is called. The Applier sends a batch only once the previous one is
+	// acknowledged, so the channel never holds more than one and the send never blocks.
+	batches := make(chan *messages.CommittedEntries, 1)
+	sub := ep.System.Root.SpawnPrefix(actor.PropsFromFunc(func(c actor.Context) {
+		if b, ok := c.Message().(*messages.CommittedEntries); ok {
+			batches <- b
+		}
+	}), "commit-subscriber")
+	ref := refOf(sub)
+	cfg.Subscribers = append(slices.Clip(cfg.Subscribers), ref)
 	props, err := NewNodeProps(cfg)
 	if err != nil {
 		ep.Stop()
@@ -71,7 +89,8 @@ func NewServer(cfg Config) (*Server, error) {
 		ep.Stop()
 		return nil, fmt.Errorf("spawn node: %w", err)
 	}
-	return &Server{endpoint: ep, node: pid, submits: NewSubmitter(ep.System, pid, defaultRequestTimeout)}, nil
+	return &Server{endpoint: ep, node: pid, submits: NewSubmitter(ep.System, pid, defaultRequestTimeout),
+		subscriber: ref, batches: batches}, nil
 }
 
 // PID is the RaftNode actor, for applications that want to talk to it directly.
@@ -183,10 +202,11 @@ func (s *Server) Status(ctx context.Context) (*messages.Status, error) {
 }
 
 // Run delivers every committed command, in log order, to commits until ctx is done or the
-// server closes; then it returns. It applies back-pressure: while commits is full, the node
-// holds further entries (apply waits, consensus does not). After a restart entries are
-// delivered again from index 1, so a state machine rebuilds from the log. Only one Run may
-// be active at a time.
+// server closes; then it returns. Delivery starts at index 1 (after a restart too, so a
+// state machine rebuilds from the log), whenever Run is first called, and a later Run goes
+// on exactly where the previous one stopped. It applies back-pressure: while commits is full
+// or no Run is active, the node holds further entries (apply waits, consensus does not).
+// Only one Run may be active at a time.
 func (s *Server) Run(ctx context.Context, commits chan<- Commit) error {
 	s.mu.Lock()
 	if s.closed {
@@ -205,35 +225,27 @@ func (s *Server) Run(ctx context.Context, commits chan<- Commit) error {
 		s.mu.Unlock()
 	}()
 
-	batches := make(chan *messages.CommittedEntries, 1)
 	root := s.endpoint.System.Root
-	sub := root.SpawnPrefix(actor.PropsFromFunc(func(c actor.Context) {
-		if b, ok := c.Message().(*messages.CommittedEntries); ok {
-			batches <- b // at most one batch is outstanding, so this never blocks
-		}
-	}), "commit-subscriber")
-	defer root.Stop(sub)
-	ref := refOf(sub)
-	root.Send(s.node, &messages.Subscribe{Subscriber: ref})
-	defer root.Send(s.node, &messages.Unsubscribe{Subscriber: ref})
 	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case b := <-batches:
-			for _, e := range b.Entries {
-				if e.Type != messages.EntryType_ENTRY_TYPE_COMMAND {
-					continue
-				}
+		for len(s.unread) > 0 {
+			e := s.unread[0]
+			if e.Type == messages.EntryType_ENTRY_TYPE_COMMAND {
 				select {
 				case commits <- Commit{Index: e.Index, Term: e.Term, Command: e.Data}:
 				case <-ctx.Done():
 					return ctx.Err()
 				}
 			}
-			if n := len(b.Entries); n > 0 {
-				root.Send(s.node, &messages.CommittedAck{Subscriber: ref, Index: b.Entries[n-1].Index})
+			s.unread = s.unread[1:]
+			if len(s.unread) == 0 {
+				root.Send(s.node, &messages.CommittedAck{Subscriber: s.subscriber, Index: e.Index})
 			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case b := <-s.batches:
+			s.unread = b.Entries
 		}
 	}
 }

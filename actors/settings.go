@@ -40,9 +40,10 @@ type settings struct {
 	logCacheEntries   int // newest entries kept in memory (at most, once committed and durable)
 	logCacheBytes     int // payload bytes kept in memory (idem)
 	forwardTimeout    time.Duration
-	catchUpTimeout    time.Duration // how long new members may take to catch up before a change fails
-	catchUpMargin     int           // how close (in entries) a learner must be to join the voters
-	transferTimeout   time.Duration // how long a leadership transfer may take
+	catchUpTimeout    time.Duration        // how long new members may take to catch up before a change fails
+	catchUpMargin     int                  // how close (in entries) a learner must be to join the voters
+	transferTimeout   time.Duration        // how long a leadership transfer may take
+	subscribers       []*messages.ActorRef // registered with the Applier before anything is applied
 	clock             Clock
 	rand              *rand.Rand
 	logger            *slog.Logger

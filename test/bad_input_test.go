@@ -79,6 +79,8 @@ func TestBadNodeConfigRefused(t *testing.T) {
 			c.Bootstrap = append(c.Bootstrap, &messages.Member{Id: 2, Address: "127.0.0.1:7001"})
 		},
 		"HeartbeatInterval": func(c *actors.Config) { c.ElectionTimeout = 100 * time.Millisecond; c.HeartbeatInterval = time.Second },
+		"Subscribers nil":   func(c *actors.Config) { c.Subscribers = []*messages.ActorRef{nil} },
+		"Subscribers no id": func(c *actors.Config) { c.Subscribers = []*messages.ActorRef{{Address: "127.0.0.1:7001"}} },
 	}
 	for name, mutate := range cases {
 		cfg := good

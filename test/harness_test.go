@@ -123,20 +123,16 @@ func (c *cluster) config(n *node) actors.Config {
 // start brings a node up from its data directory (a first start or a restart).
 func (c *cluster) start(id uint64) {
 	n := c.nodes[id]
-	props, err := actors.NewNodeProps(c.config(n))
-	require.NoError(c.t, err)
 	var ep *remote.Endpoint
+	var err error
 	// After a crash the port can take a moment to be free again.
 	require.Eventually(c.t, func() bool {
 		ep, err = remote.StartEndpoint(n.address, remote.EndpointOptions{Logger: c.logs.logger(id)})
 		return err == nil
 	}, 10*time.Second, 50*time.Millisecond, "endpoint for node %d: %v", id, err)
-	pid, err := ep.System.Root.SpawnNamed(props, remote.NodeActorName)
-	require.NoError(c.t, err)
-	n.mu.Lock()
-	n.endpoint, n.pid, n.applied = ep, pid, nil
-	n.mu.Unlock()
-	// A subscriber that records every committed entry and acknowledges it.
+	// A subscriber that records every committed entry and acknowledges it, registered
+	// through the config so that it sees every entry from index 1.
+	pid := actor.NewPID(ep.System.Address(), remote.NodeActorName)
 	sub := ep.System.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		b, ok := ctx.Message().(*messages.CommittedEntries)
 		if !ok || len(b.Entries) == 0 {
@@ -148,7 +144,16 @@ func (c *cluster) start(id uint64) {
 		ctx.Send(pid, &messages.CommittedAck{Subscriber: &messages.ActorRef{Address: ctx.Self().Address, Id: ctx.Self().Id},
 			Index: b.Entries[len(b.Entries)-1].Index})
 	}))
-	ep.System.Root.Send(pid, &messages.Subscribe{Subscriber: &messages.ActorRef{Address: sub.Address, Id: sub.Id}})
+	cfg := c.config(n)
+	cfg.Subscribers = []*messages.ActorRef{{Address: sub.Address, Id: sub.Id}}
+	props, err := actors.NewNodeProps(cfg)
+	require.NoError(c.t, err)
+	n.mu.Lock()
+	n.endpoint, n.pid, n.applied = ep, pid, nil
+	n.mu.Unlock()
+	spawned, err := ep.System.Root.SpawnNamed(props, remote.NodeActorName)
+	require.NoError(c.t, err)
+	require.Equal(c.t, pid.String(), spawned.String(), "node %d's PID", id)
 }
 
 // crash stops a node without a clean shutdown: its actors stop at once (writes still
@@ -353,6 +358,30 @@ func (c *cluster) describe() string {
 	return out
 }
 
+// describeApplied tells, per live node, how many entries its test subscriber received and
+// the node's own view of commit, apply and durability, and per member what the leader
+// believes it holds.
+func (c *cluster) describeApplied() string {
+	out := ""
+	for _, id := range c.live() {
+		got := c.appliedOf(id)
+		out += fmt.Sprintf("\n  node %d: subscriber got %d entries", id, len(got))
+		st, err := c.status(id)
+		if err != nil {
+			out += fmt.Sprintf("; status: %v", err)
+			continue
+		}
+		out += fmt.Sprintf("; %s term %d leader %d last %d durable %d commit %d applied %d",
+			st.Role, st.Term, st.LeaderId, st.LastLogIndex, st.DurableIndex, st.CommitIndex, st.AppliedIndex)
+		for _, m := range st.Members {
+			if m.MatchIndex > 0 {
+				out += fmt.Sprintf(" match[%d]=%d", m.Id, m.MatchIndex)
+			}
+		}
+	}
+	return out
+}
+
 // waitLeader waits until a majority of the given nodes (all live ones by default) follow one leader.
 func (c *cluster) waitLeader(timeout time.Duration, ids ...uint64) uint64 {
 	c.t.Helper()
@@ -432,24 +461,28 @@ func commands(entries []*messages.Entry) []string {
 }
 
 // waitConverged waits until every live node applied the same entries, at least minIndex of
-// them, and returns that sequence.
+// them, and returns that sequence. If they never do, the failure says what each node had
+// handed its subscriber and what its status was.
 func (c *cluster) waitConverged(minIndex uint64, timeout time.Duration) []*messages.Entry {
 	c.t.Helper()
 	var ref []*messages.Entry
-	require.Eventually(c.t, func() bool {
+	converged := func() bool {
 		ids := c.live()
 		ref = c.appliedOf(ids[0])
 		if uint64(len(ref)) < minIndex {
 			return false
 		}
 		for _, id := range ids[1:] {
-			other := c.appliedOf(id)
-			if len(other) != len(ref) {
+			if len(c.appliedOf(id)) != len(ref) {
 				return false
 			}
 		}
 		return true
-	}, timeout, 20*time.Millisecond, "nodes did not converge to %d applied entries", minIndex)
+	}
+	if !waitFor(timeout, 20*time.Millisecond, converged) {
+		require.FailNowf(c.t, "not converged", "nodes did not converge to %d applied entries within %v:%s",
+			minIndex, timeout, c.describeApplied())
+	}
 	// Same length everywhere: now the same entries.
 	for _, id := range c.live() {
 		other := c.appliedOf(id)
