@@ -20,12 +20,17 @@ import (
 
 const checksumLen = 4
 
-// formatVersion is the layout written by this package; Open refuses any other. Version 2
+// formatVersion is the layout written by this package; Open refuses any other but
+// previousFormatVersion. Version 2
 // added the configuration index (see prefixConfigEntry). Version 3 moved the entry keys
 // after all others (see prefixEntry) and reduced the metadata record to the first index,
 // written only when it changes: the log's last index and last term are those of the last
-// entry stored.
-const formatVersion = 3
+// entry stored. Version 4 added references to value files (see value_files.go); a store
+// of version 3 holds none, so Open accepts it and marks it version 4.
+const formatVersion = 4
+
+// previousFormatVersion is the one older version Open accepts (see formatVersion).
+const previousFormatVersion = 3
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -232,4 +237,104 @@ func decodeVarints(payload []byte, fn func(num protowire.Number, v uint64)) erro
 		payload = payload[n:]
 	}
 	return nil
+}
+
+// entryValueField is the field number, in the payload of an entry record, of the
+// reference to the entry's data in a value file (see value_files.go). messages.Entry has
+// no such field. A record holding one has it as its last field, and no data field: index,
+// term and type come first, as in any entry record, so decodeEntryHeader reads them
+// alike (it skips the reference as an unknown field).
+const entryValueField protowire.Number = 1000
+
+// dataInValueFile tells whether e's data goes to a value file: a command entry whose data is
+// at least valueMinSize long, and that has nothing else but its index, term and type.
+func dataInValueFile(e *messages.Entry) bool {
+	return e.GetType() == messages.EntryType_ENTRY_TYPE_COMMAND && len(e.GetData()) >= valueMinSize &&
+		e.GetConfig() == nil && len(e.ProtoReflect().GetUnknown()) == 0
+}
+
+// appendSeparatedEntryRecord encodes the record of e, whose data is at ref, into dst
+// (reusing its storage): e's index, term and type, then the reference.
+func appendSeparatedEntryRecord(dst, key []byte, e *messages.Entry, ref valueRef) []byte {
+	dst = append(dst[:0], 0, 0, 0, 0)
+	dst = appendVarintField(dst, 1, e.GetIndex())
+	if e.GetTerm() != 0 {
+		dst = appendVarintField(dst, 2, e.GetTerm())
+	}
+	if e.GetType() != 0 {
+		dst = appendVarintField(dst, 3, uint64(e.GetType()))
+	}
+	dst = protowire.AppendTag(dst, entryValueField, protowire.BytesType)
+	size := protowire.SizeVarint(ref.file) + protowire.SizeVarint(uint64(ref.offset)) +
+		protowire.SizeVarint(uint64(ref.length)) + 4
+	dst = protowire.AppendVarint(dst, uint64(size))
+	dst = protowire.AppendVarint(dst, ref.file)
+	dst = protowire.AppendVarint(dst, uint64(ref.offset))
+	dst = protowire.AppendVarint(dst, uint64(ref.length))
+	dst = binary.LittleEndian.AppendUint32(dst, ref.sum)
+	return sealRecord(dst, key)
+}
+
+// splitValueRef splits the payload of an entry record into the entry's own fields and
+// the reference to its data in a value file; separated is false (and body the whole
+// payload) when the record holds its data itself.
+func splitValueRef(payload []byte) (body []byte, ref valueRef, separated bool, err error) {
+	for rest := payload; len(rest) > 0; {
+		start := len(payload) - len(rest)
+		num, typ, n := protowire.ConsumeTag(rest)
+		if n < 0 {
+			return nil, valueRef{}, false, protowire.ParseError(n)
+		}
+		if num != entryValueField {
+			m := protowire.ConsumeFieldValue(num, typ, rest[n:])
+			if m < 0 {
+				return nil, valueRef{}, false, protowire.ParseError(m)
+			}
+			rest = rest[n+m:]
+			continue
+		}
+		if typ != protowire.BytesType {
+			return nil, valueRef{}, false, fmt.Errorf("value reference: %w %d", errWireType, typ)
+		}
+		encoded, m := protowire.ConsumeBytes(rest[n:])
+		switch {
+		case m < 0:
+			return nil, valueRef{}, false, protowire.ParseError(m)
+		case n+m != len(rest):
+			return nil, valueRef{}, false, errors.New("value reference is not the record's last field")
+		}
+		ref, err := decodeValueRef(encoded)
+		if err != nil {
+			return nil, valueRef{}, false, fmt.Errorf("value reference: %v", err)
+		}
+		return payload[:start], ref, true, nil
+	}
+	return payload, valueRef{}, false, nil
+}
+
+// maxValueLength bounds the length a reference may give, so that a damaged one cannot
+// make a read allocate without limit. No command is this long.
+const maxValueLength = 1 << 30
+
+// decodeValueRef decodes what appendSeparatedEntryRecord encodes of a reference.
+func decodeValueRef(b []byte) (valueRef, error) {
+	var vals [3]uint64
+	for i := range vals {
+		v, n := protowire.ConsumeVarint(b)
+		if n < 0 {
+			return valueRef{}, protowire.ParseError(n)
+		}
+		vals[i], b = v, b[n:]
+	}
+	if len(b) != 4 {
+		return valueRef{}, fmt.Errorf("%d bytes after the length, want 4", len(b))
+	}
+	ref := valueRef{file: vals[0], offset: int64(vals[1]), length: int64(vals[2]), sum: binary.LittleEndian.Uint32(b)}
+	switch {
+	case ref.file == 0:
+		return valueRef{}, errors.New("value file number 0")
+	case ref.offset < 0 || ref.length < 0 || ref.length > maxValueLength || ref.offset+ref.length < ref.offset:
+		return valueRef{}, fmt.Errorf("impossible extent: offset %d, length %d", vals[1], vals[2])
+	}
+	return ref, nil
 }

@@ -7,6 +7,13 @@
 // LevelDB batch, so a crash leaves either all of it or none of it. With Options.Sync each
 // Write is fsynced before it returns, so a Write that returned nil survives a crash.
 //
+// One exception to "all of it in LevelDB": the data of large commands (4 KiB and more)
+// is appended to value files in the same directory (values-<number>.dat), written and
+// fsynced before the LevelDB batch that refers to it, so that it is written to disk once
+// instead of twice (LevelDB writes everything to its journal and again to a table). The
+// batch stays the unit of atomicity: a crash between the two leaves only bytes no record
+// refers to. See value_files.go.
+//
 // The database holds one record per log entry, under a key that sorts in log order, and a
 // few singleton records (hard state, base configuration, identity, format version,
 // metadata). Every configuration entry (type ENTRY_TYPE_CONFIG) is also copied into a
@@ -31,11 +38,12 @@
 // overlaps it, and such Writes are rare (a new term or vote, a configuration change).
 //
 // Every stored value carries a CRC32-Castagnoli checksum over its key and payload, verified
-// whenever the value is read. Load costs a handful of point reads, the seek to the last
+// whenever the value is read; so does the data in a value file (in the reference to it). Load costs a handful of point reads, the seek to the last
 // entry and a walk over the configuration index (State.ConfigEntries), however long the
 // log is. Open checks that the entries run without a gap, with non-decreasing terms, from
 // the first index the metadata record names to the last entry stored, and that the
-// configuration index agrees with the configuration entries. (Nothing records where the
+// configuration index agrees with the configuration entries, and that every value file
+// an entry refers to exists and holds the bytes referred to. (Nothing records where the
 // log ends but the entries themselves, so a log that lost its last entries, and nothing
 // else, cannot be told from a shorter one.) Damage found anywhere, by LevelDB or by these
 // checks, is reported as an error wrapping ErrCorrupt whose message names the directory:

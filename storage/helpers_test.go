@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/raftsidecar/raft/messages"
@@ -155,4 +156,13 @@ func requireSnapshotEqual(t *testing.T, want, got snapshotOf) {
 	t.Helper()
 	requireStateEqual(t, want.state, got.state)
 	requireEntriesEqual(t, want.entries, got.entries)
+}
+
+// dataInLevelDB keeps every entry's data in LevelDB, whatever its size, until the test
+// ends: for tests of LevelDB's journal and compactions, which need large records.
+func dataInLevelDB(t *testing.T) {
+	t.Helper()
+	saved := valueMinSize
+	valueMinSize = math.MaxInt
+	t.Cleanup(func() { valueMinSize = saved })
 }

@@ -40,6 +40,7 @@ const strictLevel = opt.StrictManifest | opt.StrictJournalChecksum | opt.StrictJ
 type LevelDB struct {
 	dir      string
 	db       *leveldb.DB
+	values   *valueFiles // the data of large commands (value_files.go)
 	wo       *opt.WriteOptions
 	repaired []string // what Open repaired; never changed after
 
@@ -141,9 +142,15 @@ func Open(dir string, opts Options) (*LevelDB, error) {
 	if err != nil {
 		return nil, wrapErr(dir, "open", err)
 	}
-	s := &LevelDB{dir: dir, db: db, wo: &opt.WriteOptions{Sync: opts.Sync}, repaired: repaired}
+	values, err := openValueFiles(dir, opts.Sync)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("storage %s: open value files: %w", dir, err)
+	}
+	s := &LevelDB{dir: dir, db: db, values: values, wo: &opt.WriteOptions{Sync: opts.Sync}, repaired: repaired}
 	if err := s.init(initialized, verified); err != nil {
 		db.Close()
+		values.close()
 		return nil, err
 	}
 	return s, nil
@@ -170,6 +177,28 @@ func (s *LevelDB) init(initialized bool, verified logMeta) error {
 		return corruptf(s.dir, "log changed between verification (%v) and opening (%v)", verified, meta)
 	}
 	s.cur = current{meta: meta, identity: st.Identity, term: st.HardState.GetTerm(), vote: st.HardState.GetVote()}
+	return s.upgradeFormat()
+}
+
+// upgradeFormat marks a store of format version 3, which verification accepted, as
+// version 4. Version 4 only added references to value files, so a version 3 store is a
+// valid version 4 one; marking it keeps a version 3 build from opening it once it may
+// hold them.
+func (s *LevelDB) upgradeFormat() error {
+	payload, _, err := s.get(s.db, keyFormat)
+	if err != nil {
+		return err
+	}
+	version, err := decodeFormat(payload)
+	if err != nil {
+		return corruptf(s.dir, "format record undecodable: %v", err)
+	}
+	if version == formatVersion {
+		return nil
+	}
+	if err := s.db.Put(keyFormat, appendFormatRecord(nil), &opt.WriteOptions{Sync: true}); err != nil {
+		return wrapErr(s.dir, "upgrade the format record", err)
+	}
 	return nil
 }
 
@@ -256,12 +285,9 @@ func (s *LevelDB) Entries(lo, hi uint64) ([]*messages.Entry, error) {
 		if err != nil {
 			return nil, corruptf(s.dir, "%v", err)
 		}
-		e := &messages.Entry{}
-		if err := proto.Unmarshal(payload, e); err != nil { // copies what it keeps
-			return nil, corruptf(s.dir, "entry %d undecodable: %v", index, err)
-		}
-		if e.GetIndex() != index {
-			return nil, corruptf(s.dir, "entry %d holds index %d", index, e.GetIndex())
+		e, err := s.decodeEntry(it.Key(), payload, index)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, e)
 	}
@@ -272,6 +298,38 @@ func (s *LevelDB) Entries(lo, hi uint64) ([]*messages.Entry, error) {
 		return nil, corruptf(s.dir, "entry %d missing (log %v)", lo+uint64(len(out)), meta)
 	}
 	return out, nil
+}
+
+// decodeEntry decodes the entry stored under key, at index, from its record's payload,
+// and reads its data from its value file when the record refers to one.
+func (s *LevelDB) decodeEntry(key, payload []byte, index uint64) (*messages.Entry, error) {
+	body, ref, separate, err := splitValueRef(payload)
+	if err != nil {
+		return nil, corruptf(s.dir, "entry %d undecodable: %v", index, err)
+	}
+	e := &messages.Entry{}
+	if err := proto.Unmarshal(body, e); err != nil { // copies what it keeps
+		return nil, corruptf(s.dir, "entry %d undecodable: %v", index, err)
+	}
+	if e.GetIndex() != index {
+		return nil, corruptf(s.dir, "entry %d holds index %d", index, e.GetIndex())
+	}
+	if !separate {
+		return e, nil
+	}
+	data, err := s.values.read(ref)
+	switch {
+	case errors.Is(err, errValueMissing) || errors.Is(err, errValueCut):
+		return nil, corruptf(s.dir, "entry %d: %v (%s, offset %d, %d bytes)", index, err,
+			valueFileName(ref.file), ref.offset, ref.length)
+	case err != nil:
+		return nil, fmt.Errorf("storage %s: read entry %d from %s: %w", s.dir, index, valueFileName(ref.file), err)
+	case checksum(key, data) != ref.sum:
+		return nil, corruptf(s.dir, "entry %d: checksum mismatch in %s at offset %d", index,
+			valueFileName(ref.file), ref.offset)
+	}
+	e.Data = data
+	return e, nil
 }
 
 // Term returns the term of the entry at index (0 for index 0). Every entry stored is
@@ -352,10 +410,16 @@ func (s *LevelDB) Write(b Batch) error {
 	batch := &s.pending
 	batch.Reset()
 	if err := s.encode(batch, &b, next); err != nil {
+		s.values.discard()
 		if errors.Is(err, ErrInvalidBatch) {
 			return fmt.Errorf("storage %s: %w", s.dir, err)
 		}
 		return err
+	}
+	// The values first, durable before any reference to them is (value_files.go).
+	if err := s.values.flush(); err != nil {
+		s.failed = fmt.Errorf("storage %s: write value file: %w", s.dir, err)
+		return s.failed
 	}
 	err = s.db.Write(batch, s.wo)
 	if len(batch.Dump()) > maxKeptBatch {
@@ -413,7 +477,13 @@ func (s *LevelDB) encode(batch *leveldb.Batch, b *Batch, next logMeta) error {
 	}
 	for _, e := range b.Entries {
 		s.keyBuf = entryKey(s.keyBuf, e.GetIndex())
-		if s.recBuf, err = appendProtoRecord(s.recBuf, s.keyBuf, e); err != nil {
+		if dataInValueFile(e) {
+			ref, err := s.values.add(s.keyBuf, e.GetData())
+			if err != nil {
+				return fmt.Errorf("storage %s: value file: %w", s.dir, err)
+			}
+			s.recBuf = appendSeparatedEntryRecord(s.recBuf, s.keyBuf, e, ref)
+		} else if s.recBuf, err = appendProtoRecord(s.recBuf, s.keyBuf, e); err != nil {
 			return invalidf("entry %d: %v", e.GetIndex(), err)
 		}
 		batch.Put(s.keyBuf, s.recBuf)
@@ -437,8 +507,12 @@ func (s *LevelDB) Close() error {
 	}
 	s.closed = true
 	s.pending = leveldb.Batch{}
+	verr := s.values.close()
 	if err := s.db.Close(); err != nil {
 		return wrapErr(s.dir, "close", err)
+	}
+	if verr != nil {
+		return fmt.Errorf("storage %s: close value files: %w", s.dir, verr)
 	}
 	return nil
 }

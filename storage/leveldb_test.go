@@ -827,7 +827,7 @@ func TestOpenRefusesOtherFormat(t *testing.T) {
 		_, err := Open(dir, Options{})
 		require.Error(t, err)
 		require.NotErrorIs(t, err, ErrCorrupt)
-		require.ErrorContains(t, err, fmt.Sprintf("format version %d, want 3", version))
+		require.ErrorContains(t, err, fmt.Sprintf("format version %d, want 4 (or 3)", version))
 		require.Equal(t, before, dirContents(t, dir))
 	}
 	formatRecord := func(version uint64) []byte {
@@ -893,6 +893,7 @@ func TestOpenEmptyDatabase(t *testing.T) {
 // flushes its memtable in the background, and a copy taken meanwhile is not the
 // point-in-time image a crash leaves.)
 func TestLargeBatch(t *testing.T) {
+	dataInLevelDB(t) // a batch that is large in LevelDB is the point
 	dir := t.TempDir()
 	s := openLevelDB(t, dir, Options{Sync: true})
 	require.NoError(t, s.Write(Batch{Entries: ents(1, 3, 1)}))

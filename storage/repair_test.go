@@ -102,6 +102,8 @@ func requireRepaired(t *testing.T, dir string, kept int64, want snapshotOf) {
 }
 
 // largeFinal is a batch whose journal record spans three 32 KiB blocks.
+//
+// The tests using it are about LevelDB's journal, so they call dataInLevelDB first.
 func largeFinal(k, last uint64) Batch {
 	b := bigBatch(k, last)
 	for _, e := range b.Entries {
@@ -115,6 +117,7 @@ func largeFinal(k, last uint64) Batch {
 // the fifth batch's record starts and ends in the journal.
 func crashedWithLargeFinal(t *testing.T) (crashed string, snaps []snapshotOf, start, end int64) {
 	t.Helper()
+	dataInLevelDB(t)
 	dir := t.TempDir()
 	s := openLevelDB(t, dir, Options{Sync: true})
 	snaps = writeHistory(t, s, 4, nil)
@@ -285,6 +288,7 @@ func (h holdTables) Create(fd lstorage.FileDesc) (lstorage.Writer, error) {
 // blocks); the snapshots are those after each batch.
 func crashedWithTwoJournals(t *testing.T) (crashed string, snaps []snapshotOf) {
 	t.Helper()
+	dataInLevelDB(t)
 	dir := t.TempDir()
 	stor, err := lstorage.OpenFile(dir, false)
 	require.NoError(t, err)
@@ -296,7 +300,9 @@ func crashedWithTwoJournals(t *testing.T) (crashed string, snaps []snapshotOf) {
 		WriteBuffer:                  128 << 10,
 	})
 	require.NoError(t, err)
-	s := &LevelDB{dir: dir, db: db, wo: &opt.WriteOptions{Sync: true}}
+	values, err := openValueFiles(dir, true)
+	require.NoError(t, err)
+	s := &LevelDB{dir: dir, db: db, values: values, wo: &opt.WriteOptions{Sync: true}}
 	require.NoError(t, s.init(false, logMeta{}))
 	defer func() {
 		close(release)

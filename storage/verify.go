@@ -16,7 +16,9 @@ import (
 
 // freshDir tells whether dir holds no database yet, creating it when it does not exist.
 // A directory holds a database as soon as it holds any file goleveldb keeps data in
-// (CURRENT*, MANIFEST-*, numbered .log, .ldb, .sst or .tmp files); LOCK and LOG alone,
+// (CURRENT*, MANIFEST-*, numbered .log, .ldb, .sst or .tmp files) or a value file of
+// this package (values-*.dat: a directory holding value files but no database has lost
+// its database, and is refused as damaged, not made a new store); LOCK and LOG alone,
 // the copies a repair keeps (<journal>.torn-*), or files of other programs (lost+found),
 // do not count. An existing database is opened with ErrorIfMissing, because goleveldb,
 // asked to open a database whose CURRENT file is gone, would otherwise create a new one
@@ -38,6 +40,9 @@ func freshDir(dir string) (bool, error) {
 }
 
 func isDatabaseFile(name string) bool {
+	if _, ok := parseValueFileName(name); ok {
+		return true
+	}
 	if name == "CURRENT" || strings.HasPrefix(name, "CURRENT.") || strings.HasPrefix(name, "MANIFEST-") {
 		return true
 	}
@@ -66,12 +71,16 @@ func verifyDir(dir string) (meta logMeta, initialized bool, err error) {
 	}
 	lock.Close()
 
+	values, err := valueFileSizes(dir)
+	if err != nil {
+		return logMeta{}, false, fmt.Errorf("storage %s: open: list value files: %w", dir, err)
+	}
 	db, err := leveldb.OpenFile(dir, &opt.Options{ReadOnly: true, ErrorIfMissing: true, Strict: strictLevel})
 	if err != nil {
 		return logMeta{}, false, wrapErr(dir, "open", err)
 	}
 	defer db.Close()
-	return scan(dir, db)
+	return scan(dir, db, values)
 }
 
 // scan reads every record of the database (O(n) in the size of the log): it verifies each
@@ -86,7 +95,7 @@ func verifyDir(dir string) (meta logMeta, initialized bool, err error) {
 // It returns the log's bounds: the first index of the metadata record, the index and term
 // of the last entry. Nothing records the last index elsewhere, so a log that lost a
 // suffix of whole entries, and nothing else, cannot be told from a shorter one.
-func scan(dir string, r reader) (meta logMeta, initialized bool, err error) {
+func scan(dir string, r reader, values map[uint64]int64) (meta logMeta, initialized bool, err error) {
 	var (
 		any, haveMeta, haveFormat bool
 		version                   uint64
@@ -109,8 +118,8 @@ func scan(dir string, r reader) (meta logMeta, initialized bool, err error) {
 		if version, err = decodeFormat(payload); err != nil {
 			return logMeta{}, false, corruptf(dir, "format record undecodable: %v", err)
 		}
-		if version != formatVersion {
-			return logMeta{}, false, fmt.Errorf("storage %s: open: format version %d, want %d", dir, version, formatVersion)
+		if version != formatVersion && version != previousFormatVersion {
+			return logMeta{}, false, fmt.Errorf("storage %s: open: format version %d, want %d (or %d)", dir, version, formatVersion, previousFormatVersion)
 		}
 		haveFormat = true
 	}
@@ -138,6 +147,9 @@ func scan(dir string, r reader) (meta logMeta, initialized bool, err error) {
 			case h.term < lastTerm:
 				return logMeta{}, false, corruptf(dir, "entry %d has term %d, below the term %d of entry %d",
 					index, h.term, lastTerm, last)
+			}
+			if err := checkValueRef(index, payload, values); err != nil {
+				return logMeta{}, false, corruptf(dir, "%v", err)
 			}
 			if h.typ == messages.EntryType_ENTRY_TYPE_CONFIG {
 				if err := configs.addEntry(index, payload); err != nil {
@@ -202,4 +214,25 @@ func scan(dir string, r reader) (meta logMeta, initialized bool, err error) {
 		return emptyLog(metaFirst), true, nil
 	}
 	return logMeta{first: first, last: last, lastTerm: lastTerm}, true, nil
+}
+
+// checkValueRef checks that the reference of the entry record at index with payload, if
+// it has one, points at bytes that its value file holds (values: their sizes by number).
+func checkValueRef(index uint64, payload []byte, values map[uint64]int64) error {
+	_, ref, separate, err := splitValueRef(payload)
+	switch {
+	case err != nil:
+		return fmt.Errorf("entry %d undecodable: %v", index, err)
+	case !separate:
+		return nil
+	}
+	size, ok := values[ref.file]
+	switch {
+	case !ok:
+		return fmt.Errorf("entry %d: %v (%s)", index, errValueMissing, valueFileName(ref.file))
+	case ref.offset+ref.length > size:
+		return fmt.Errorf("entry %d: %v (%s holds %d bytes, the entry's data is at offset %d, %d bytes)",
+			index, errValueCut, valueFileName(ref.file), size, ref.offset, ref.length)
+	}
+	return nil
 }

@@ -1,0 +1,251 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Large command payloads are kept out of LevelDB, in value files beside it.
+//
+// LevelDB writes every byte it is given twice: once to its journal when the batch is
+// written, and again into a table when the memtable holding it is flushed. For commands
+// of a few KiB and more, that second write is most of the store's cost: with 16 KiB
+// commands, flushing memtables took half of a node's CPU, and the disk bandwidth of both
+// writes bounded the cluster's throughput. So the data of a command entry at least
+// valueMinSize long is appended to a value file instead, and the entry's LevelDB record
+// holds a reference to it (file number, offset, length and checksum; see valueRef): the
+// data is written once.
+//
+// Write appends a batch's values to the newest value file, in one write, and makes them
+// durable (fsync, with Options.Sync) BEFORE it writes the LevelDB batch holding the
+// references, so a reference that survives a crash never points at data that did not.
+// A crash between the two leaves bytes in the value file that no record refers to; they
+// are never read, and the next Write appends after them. A new value file's directory
+// entry is synced before any reference to it is written.
+//
+// Value files are named values-<number>.dat, numbered from 1; a file takes appends until
+// it holds valueFileLimit bytes, and the next Write that has values starts a new one.
+// The data of entries that a Write truncates stays in its file, unreferenced: the log
+// only loses a suffix when a new leader overwrites uncommitted entries, so such garbage
+// is rare and small, and value files are never rewritten.
+
+// valueMinSize is the data length from which a command entry's data goes to a value file.
+// Below it the second write costs less than the extra fsync of a value file. A variable
+// so that tests of LevelDB's journal can keep large data in it.
+var valueMinSize = 4 << 10
+
+// valueFileLimit is the size from which a value file takes no more appends. A variable so
+// that tests can make files roll over quickly.
+var valueFileLimit int64 = 256 << 20
+
+// maxKeptValues is the size up to which the buffer of a Write's values is kept for the
+// next Write.
+const maxKeptValues = 4 << 20
+
+const (
+	valueFilePrefix = "values-"
+	valueFileSuffix = ".dat"
+)
+
+// valueFileName returns the name of value file number num.
+func valueFileName(num uint64) string {
+	return fmt.Sprintf("%s%06d%s", valueFilePrefix, num, valueFileSuffix)
+}
+
+// parseValueFileName returns the number of the value file called name.
+func parseValueFileName(name string) (num uint64, ok bool) {
+	digits, found := strings.CutPrefix(name, valueFilePrefix)
+	if !found {
+		return 0, false
+	}
+	if digits, found = strings.CutSuffix(digits, valueFileSuffix); !found {
+		return 0, false
+	}
+	num, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil || num == 0 {
+		return 0, false
+	}
+	return num, true
+}
+
+// valueRef locates the data of one entry in a value file.
+type valueRef struct {
+	file   uint64 // value file number
+	offset int64  // of the data's first byte in the file
+	length int64  // of the data
+	sum    uint32 // checksum(entry key, data)
+}
+
+// valueFiles holds a store's value files: appends to the newest, reads from any. Its
+// writing methods (add, flush, discard) are called by one goroutine at a time (the
+// store's Write); read may run concurrently with them.
+type valueFiles struct {
+	dir  string
+	sync bool // fsync appends and new files' directory entries
+
+	mu    sync.RWMutex        // guards files
+	files map[uint64]*os.File // every value file, open, by number
+
+	active  uint64 // number of the file appended to; 0 until there is one
+	end     int64  // bytes in the active file
+	pending []byte // values added since the last flush, to go at end
+	created bool   // the active file was created and its directory entry not yet synced
+}
+
+// openValueFiles opens the value files in dir: every one for reading, the newest for
+// appends after its last byte. sizes gives, by number, the size of each one.
+func openValueFiles(dir string, sync bool) (*valueFiles, error) {
+	v := &valueFiles{dir: dir, sync: sync, files: make(map[uint64]*os.File)}
+	sizes, err := valueFileSizes(dir)
+	if err != nil {
+		return nil, err
+	}
+	for num := range sizes {
+		f, err := os.OpenFile(filepath.Join(dir, valueFileName(num)), os.O_RDWR, 0)
+		if err != nil {
+			v.close()
+			return nil, err
+		}
+		v.files[num] = f
+		if num > v.active {
+			v.active, v.end = num, sizes[num]
+		}
+	}
+	return v, nil
+}
+
+// valueFileSizes lists the value files in dir: their sizes by number.
+func valueFileSizes(dir string) (map[uint64]int64, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	sizes := make(map[uint64]int64)
+	for _, de := range des {
+		num, ok := parseValueFileName(de.Name())
+		if !ok {
+			continue
+		}
+		info, err := de.Info()
+		if err != nil {
+			return nil, err
+		}
+		if !info.Mode().IsRegular() {
+			return nil, fmt.Errorf("value file %s is not a regular file", de.Name())
+		}
+		sizes[num] = info.Size()
+	}
+	return sizes, nil
+}
+
+// add queues data, the data of the entry stored under key, to be appended by the next
+// flush, and returns where it will be. The first value added to a full value file (or
+// when there is none) creates the next one.
+func (v *valueFiles) add(key, data []byte) (valueRef, error) {
+	if len(v.pending) == 0 && (v.active == 0 || v.end >= valueFileLimit) {
+		if err := v.rollOver(); err != nil {
+			return valueRef{}, err
+		}
+	}
+	ref := valueRef{
+		file:   v.active,
+		offset: v.end + int64(len(v.pending)),
+		length: int64(len(data)),
+		sum:    checksum(key, data),
+	}
+	v.pending = append(v.pending, data...)
+	return ref, nil
+}
+
+// rollOver creates the next value file and makes it the active one.
+func (v *valueFiles) rollOver() error {
+	num := v.active + 1
+	f, err := os.OpenFile(filepath.Join(v.dir, valueFileName(num)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.files[num] = f
+	v.mu.Unlock()
+	v.active, v.end, v.created = num, 0, true
+	return nil
+}
+
+// flush appends the values added since the last flush to the active file and, with sync,
+// makes them durable, together with a new file's directory entry.
+func (v *valueFiles) flush() error {
+	if len(v.pending) == 0 {
+		return nil
+	}
+	f := v.files[v.active]
+	if _, err := f.WriteAt(v.pending, v.end); err != nil {
+		return err
+	}
+	if v.sync {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		if v.created {
+			if err := syncDir(v.dir); err != nil {
+				return err
+			}
+		}
+	}
+	v.created = false
+	v.end += int64(len(v.pending))
+	v.discard()
+	return nil
+}
+
+// discard drops the values added since the last flush (a Write that failed before it).
+func (v *valueFiles) discard() {
+	if cap(v.pending) > maxKeptValues {
+		v.pending = nil
+		return
+	}
+	v.pending = v.pending[:0]
+}
+
+// errValueMissing and errValueCut describe a reference no value file can satisfy.
+var (
+	errValueMissing = errors.New("its value file does not exist")
+	errValueCut     = errors.New("its value file ends before it")
+)
+
+// read returns the data ref locates, as stored: the caller verifies its checksum.
+func (v *valueFiles) read(ref valueRef) ([]byte, error) {
+	v.mu.RLock()
+	f := v.files[ref.file]
+	v.mu.RUnlock()
+	if f == nil {
+		return nil, errValueMissing
+	}
+	data := make([]byte, ref.length)
+	if _, err := f.ReadAt(data, ref.offset); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errValueCut
+		}
+		return nil, err
+	}
+	return data, nil
+}
+
+// close closes every value file.
+func (v *valueFiles) close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var first error
+	for num, f := range v.files {
+		if err := f.Close(); err != nil && first == nil {
+			first = err
+		}
+		delete(v.files, num)
+	}
+	return first
+}
