@@ -13,6 +13,7 @@ import (
 	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
 	"github.com/syndtr/goleveldb/leveldb/iterator"
 	"github.com/syndtr/goleveldb/leveldb/opt"
+	lstorage "github.com/syndtr/goleveldb/leveldb/storage"
 	"github.com/syndtr/goleveldb/leveldb/util"
 	"google.golang.org/protobuf/proto"
 )
@@ -40,7 +41,8 @@ const strictLevel = opt.StrictManifest | opt.StrictJournalChecksum | opt.StrictJ
 type LevelDB struct {
 	dir      string
 	db       *leveldb.DB
-	values   *valueFiles // the data of large commands (value_files.go)
+	files    lstorage.Storage // db's files; closed after it (nil when the caller owns them)
+	values   *valueFiles      // the data of large commands (value_files.go)
 	wo       *opt.WriteOptions
 	repaired []string // what Open repaired; never changed after
 
@@ -138,18 +140,25 @@ func Open(dir string, opts Options) (*LevelDB, error) {
 		// cost 5-10% of CPU per command with 16 KiB commands and saved nothing.
 		Compression: opt.NoCompression,
 	}
-	db, err := leveldb.OpenFile(dir, o)
+	files, err := lstorage.OpenFile(dir, false)
 	if err != nil {
+		return nil, wrapErr(dir, "open", err)
+	}
+	db, err := leveldb.Open(datasyncJournals{files}, o)
+	if err != nil {
+		files.Close()
 		return nil, wrapErr(dir, "open", err)
 	}
 	values, err := openValueFiles(dir, opts.Sync)
 	if err != nil {
 		db.Close()
+		files.Close()
 		return nil, fmt.Errorf("storage %s: open value files: %w", dir, err)
 	}
-	s := &LevelDB{dir: dir, db: db, values: values, wo: &opt.WriteOptions{Sync: opts.Sync}, repaired: repaired}
+	s := &LevelDB{dir: dir, db: db, files: files, values: values, wo: &opt.WriteOptions{Sync: opts.Sync}, repaired: repaired}
 	if err := s.init(initialized, verified); err != nil {
 		db.Close()
+		files.Close()
 		values.close()
 		return nil, err
 	}
@@ -508,7 +517,13 @@ func (s *LevelDB) Close() error {
 	s.closed = true
 	s.pending = leveldb.Batch{}
 	verr := s.values.close()
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	if s.files != nil {
+		if ferr := s.files.Close(); err == nil && !errors.Is(ferr, lstorage.ErrClosed) {
+			err = ferr
+		}
+	}
+	if err != nil {
 		return wrapErr(s.dir, "close", err)
 	}
 	if verr != nil {

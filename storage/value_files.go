@@ -188,7 +188,7 @@ func (v *valueFiles) flush() error {
 		return err
 	}
 	if v.sync {
-		if err := f.Sync(); err != nil {
+		if err := datasync(f); err != nil {
 			return err
 		}
 		if v.created {

@@ -152,6 +152,7 @@ func TestLostLevelDBWriteLeavesUnreferencedValues(t *testing.T) {
 	require.Error(t, s.Write(Batch{Entries: []*messages.Entry{command(2, 1, 2*valueMinSize)}}))
 	require.Equal(t, int64(3*valueMinSize), valueFileBytes(t, dir), "the failed Write's values are in the file")
 	require.NoError(t, s.values.close())
+	require.NoError(t, s.files.Close()) // releases the directory's lock
 
 	s = openLevelDB(t, dir, Options{Sync: true})
 	requireSnapshotEqual(t, want, takeSnapshot(t, s))
