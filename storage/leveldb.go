@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"slices"
 	"sync"
 
@@ -328,6 +329,8 @@ func (s *LevelDB) decodeEntry(key, payload []byte, index uint64) (*messages.Entr
 	}
 	data, err := s.values.read(ref)
 	switch {
+	case errors.Is(err, os.ErrClosed):
+		return nil, closedErr(s.dir)
 	case errors.Is(err, errValueMissing) || errors.Is(err, errValueCut):
 		return nil, corruptf(s.dir, "entry %d: %v (%s, offset %d, %d bytes)", index, err,
 			valueFileName(ref.file), ref.offset, ref.length)

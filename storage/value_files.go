@@ -90,7 +90,7 @@ type valueFiles struct {
 	sync bool // fsync appends and new files' directory entries
 
 	mu    sync.RWMutex        // guards files
-	files map[uint64]*os.File // every value file, open, by number
+	files map[uint64]*os.File // every value file, open, by number; nil once closed
 
 	active  uint64 // number of the file appended to; 0 until there is one
 	end     int64  // bytes in the active file
@@ -221,9 +221,12 @@ var (
 // read returns the data ref locates, as stored: the caller verifies its checksum.
 func (v *valueFiles) read(ref valueRef) ([]byte, error) {
 	v.mu.RLock()
-	f := v.files[ref.file]
+	f, closed := v.files[ref.file], v.files == nil
 	v.mu.RUnlock()
-	if f == nil {
+	switch {
+	case closed:
+		return nil, os.ErrClosed
+	case f == nil:
 		return nil, errValueMissing
 	}
 	data := make([]byte, ref.length)
@@ -236,16 +239,16 @@ func (v *valueFiles) read(ref valueRef) ([]byte, error) {
 	return data, nil
 }
 
-// close closes every value file.
+// close closes every value file; a later read returns os.ErrClosed.
 func (v *valueFiles) close() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var first error
-	for num, f := range v.files {
+	for _, f := range v.files {
 		if err := f.Close(); err != nil && first == nil {
 			first = err
 		}
-		delete(v.files, num)
 	}
+	v.files = nil
 	return first
 }

@@ -320,3 +320,15 @@ func TestValueRefDecoding(t *testing.T) {
 	_, _, _, err = splitValueRef(trailing)
 	require.ErrorContains(t, err, "not the record's last field")
 }
+
+// TestReadRacingCloseIsClosedNotCorrupt reads a large command whose value files were
+// closed under it (as a Close racing with Entries does, between the LevelDB snapshot and
+// the value's read): the error says the store is closed, not damaged.
+func TestReadRacingCloseIsClosedNotCorrupt(t *testing.T) {
+	s := openLevelDB(t, t.TempDir(), Options{})
+	require.NoError(t, s.Write(Batch{Entries: []*messages.Entry{command(1, 1, valueMinSize)}}))
+	require.NoError(t, s.values.close())
+	_, err := s.Entries(1, 2)
+	require.ErrorIs(t, err, ErrClosed)
+	require.NotErrorIs(t, err, ErrCorrupt)
+}
