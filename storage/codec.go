@@ -246,11 +246,23 @@ func decodeVarints(payload []byte, fn func(num protowire.Number, v uint64)) erro
 // alike (it skips the reference as an unknown field).
 const entryValueField protowire.Number = 1000
 
-// dataInValueFile tells whether e's data goes to a value file: a command entry whose data is
-// at least valueMinSize long, and that has nothing else but its index, term and type.
+// dataInValueFile tells whether e's data can go to a value file (it does when its batch
+// carries enough such data): a command entry whose data is at least valueMinSize long,
+// and that has nothing else but its index, term and type.
 func dataInValueFile(e *messages.Entry) bool {
 	return e.GetType() == messages.EntryType_ENTRY_TYPE_COMMAND && len(e.GetData()) >= valueMinSize &&
 		e.GetConfig() == nil && len(e.ProtoReflect().GetUnknown()) == 0
+}
+
+// valueBatchSize is the data length of the entries of es that can go to a value file.
+func valueBatchSize(es []*messages.Entry) int {
+	n := 0
+	for _, e := range es {
+		if dataInValueFile(e) {
+			n += len(e.GetData())
+		}
+	}
+	return n
 }
 
 // appendSeparatedEntryRecord encodes the record of e, whose data is at ref, into dst

@@ -487,9 +487,10 @@ func (s *LevelDB) encode(batch *leveldb.Batch, b *Batch, next logMeta) error {
 	if err := s.encodeConfigIndexDeletes(batch, b); err != nil {
 		return err
 	}
+	separate := valueBatchSize(b.Entries) >= valueBatchMinSize
 	for _, e := range b.Entries {
 		s.keyBuf = entryKey(s.keyBuf, e.GetIndex())
-		if dataInValueFile(e) {
+		if separate && dataInValueFile(e) {
 			ref, err := s.values.add(s.keyBuf, e.GetData())
 			if err != nil {
 				return fmt.Errorf("storage %s: value file: %w", s.dir, err)

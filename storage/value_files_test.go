@@ -33,6 +33,15 @@ func valueFileBytes(t *testing.T, dir string) int64 {
 	return total
 }
 
+// valueFilesForAnyBatch sends large commands to value files whatever the size of their
+// batch, until the test ends (the tests below write small batches).
+func valueFilesForAnyBatch(t *testing.T) {
+	t.Helper()
+	saved := valueBatchMinSize
+	valueBatchMinSize = 0
+	t.Cleanup(func() { valueBatchMinSize = saved })
+}
+
 // smallValueFiles makes value files roll over at limit bytes until the test ends.
 func smallValueFiles(t *testing.T, limit int64) {
 	t.Helper()
@@ -46,6 +55,7 @@ func smallValueFiles(t *testing.T, limit int64) {
 // value file, every entry reads back whole, before and after a reopen, and Load and Term
 // see the log's end as usual.
 func TestLargeCommandsGoToValueFiles(t *testing.T) {
+	valueFilesForAnyBatch(t)
 	dir := t.TempDir()
 	s := openLevelDB(t, dir, Options{Sync: true})
 	large := configEnt(4, 1, 1, 2, 3)
@@ -85,6 +95,7 @@ func TestLargeCommandsGoToValueFiles(t *testing.T) {
 // to 64 KiB: the data spreads over several files, each taking appends until it reaches
 // the limit, and all of it reads back across reopens, which continue in the newest file.
 func TestValueFilesRollOver(t *testing.T) {
+	valueFilesForAnyBatch(t)
 	smallValueFiles(t, 64<<10)
 	dir := t.TempDir()
 	s := openLevelDB(t, dir, Options{Sync: true})
@@ -123,6 +134,7 @@ func TestValueFilesRollOver(t *testing.T) {
 // others (a new leader's): the new data is read, before and after a reopen, and the
 // overwritten data stays in the value file, unreferenced.
 func TestTruncatedLargeCommandsAreReplaced(t *testing.T) {
+	valueFilesForAnyBatch(t)
 	dir := t.TempDir()
 	s := openLevelDB(t, dir, Options{Sync: true})
 	old := []*messages.Entry{command(1, 1, valueMinSize), command(2, 1, valueMinSize), command(3, 1, valueMinSize), command(4, 1, valueMinSize)}
@@ -144,6 +156,7 @@ func TestTruncatedLargeCommandsAreReplaced(t *testing.T) {
 // values reached the value file (as a crash between the two would): the store opens again
 // as it was before that Write, and later Writes append after the stray bytes.
 func TestLostLevelDBWriteLeavesUnreferencedValues(t *testing.T) {
+	valueFilesForAnyBatch(t)
 	dir := t.TempDir()
 	s := openLevelDB(t, dir, Options{Sync: true})
 	require.NoError(t, s.Write(Batch{Entries: []*messages.Entry{command(1, 1, valueMinSize)}}))
@@ -170,6 +183,7 @@ func TestLostLevelDBWriteLeavesUnreferencedValues(t *testing.T) {
 // directory that kept its value files but lost its database is refused, not made a new
 // store.
 func TestDamagedValueFiles(t *testing.T) {
+	valueFilesForAnyBatch(t)
 	setup := func(t *testing.T) string {
 		dir := t.TempDir()
 		s := openLevelDB(t, dir, Options{Sync: true})
@@ -225,6 +239,7 @@ func TestDamagedValueFiles(t *testing.T) {
 // TestReadsDuringWritesToValueFiles reads large commands while other Writes append and
 // roll value files over (run with -race): every read sees whole entries.
 func TestReadsDuringWritesToValueFiles(t *testing.T) {
+	valueFilesForAnyBatch(t)
 	smallValueFiles(t, 32<<10)
 	s := openLevelDB(t, t.TempDir(), Options{})
 	require.NoError(t, s.Write(Batch{Entries: []*messages.Entry{command(1, 1, valueMinSize)}}))
@@ -325,10 +340,30 @@ func TestValueRefDecoding(t *testing.T) {
 // closed under it (as a Close racing with Entries does, between the LevelDB snapshot and
 // the value's read): the error says the store is closed, not damaged.
 func TestReadRacingCloseIsClosedNotCorrupt(t *testing.T) {
+	valueFilesForAnyBatch(t)
 	s := openLevelDB(t, t.TempDir(), Options{})
 	require.NoError(t, s.Write(Batch{Entries: []*messages.Entry{command(1, 1, valueMinSize)}}))
 	require.NoError(t, s.values.close())
 	_, err := s.Entries(1, 2)
 	require.ErrorIs(t, err, ErrClosed)
 	require.NotErrorIs(t, err, ErrCorrupt)
+}
+
+// TestSmallBatchesKeepLargeCommandsInLevelDB writes large commands in batches below and
+// at valueBatchMinSize: only the batch carrying enough of them uses the value file, and
+// both read back whole, before and after a reopen.
+func TestSmallBatchesKeepLargeCommandsInLevelDB(t *testing.T) {
+	dir := t.TempDir()
+	s := openLevelDB(t, dir, Options{Sync: true})
+	small := Batch{Entries: []*messages.Entry{command(1, 1, valueMinSize), command(2, 1, valueBatchMinSize-valueMinSize-1)}}
+	require.NoError(t, s.Write(small))
+	require.Zero(t, valueFileBytes(t, dir), "a batch under valueBatchMinSize wrote a value file")
+	large := Batch{Entries: []*messages.Entry{command(3, 1, valueBatchMinSize-valueMinSize), command(4, 1, 100), command(5, 1, valueMinSize)}}
+	require.NoError(t, s.Write(large))
+	require.Equal(t, int64(valueBatchMinSize), valueFileBytes(t, dir))
+
+	want := takeSnapshot(t, s)
+	requireEntriesEqual(t, append(small.Entries, large.Entries...), want.entries)
+	require.NoError(t, s.Close())
+	requireSnapshotEqual(t, want, takeSnapshot(t, openLevelDB(t, dir, Options{})))
 }
