@@ -2,11 +2,13 @@ package test
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/raftsidecar/raft/actors"
 	"github.com/raftsidecar/raft/messages"
 	"github.com/raftsidecar/raft/remote"
 	"github.com/stretchr/testify/require"
@@ -48,9 +50,9 @@ func TestCrashRestartEveryNodeLosesNothing(t *testing.T) {
 }
 
 // Crashing nodes while clients write concurrently never loses an acknowledged write,
-// whether the stores keep its data in LevelDB or, for every fourth (6 KiB), in a value file.
+// whether the stores keep its data in LevelDB or, for every fourth (72 KiB), in a value file.
 func TestCrashDuringWritesLosesNoAcknowledgedWrite(t *testing.T) {
-	c := newCluster(t, 3)
+	c := newCluster(t, 3, func(cfg *actors.Config) { cfg.MaxCommandBytes = 128 << 10 })
 	c.waitLeader(5 * time.Second)
 	type ack struct {
 		index uint64
@@ -68,8 +70,8 @@ func TestCrashDuringWritesLosesNoAcknowledgedWrite(t *testing.T) {
 			default:
 			}
 			cmd := fmt.Sprintf("load-%d", i)
-			if i%4 == 0 { // large enough that the stores keep it in a value file
-				cmd = strings.Repeat(cmd+";", 6<<10/len(cmd))
+			if i%4 == 0 { // large enough that the stores keep it in a value file, even alone in a batch
+				cmd = largeCommand(cmd)
 			}
 			leader := c.leaderAmong(c.live())
 			if leader == 0 {
@@ -99,10 +101,28 @@ func TestCrashDuringWritesLosesNoAcknowledgedWrite(t *testing.T) {
 		last = max(last, a.index)
 	}
 	require.NotEmpty(t, got)
+	large := 0
+	for _, cmd := range got {
+		if len(cmd) > 1024 {
+			large++
+		}
+	}
+	require.NotZero(t, large, "no large command acknowledged: the value files went untested")
+	for id, n := range c.nodes {
+		files, err := filepath.Glob(filepath.Join(n.dir, "values-*.dat"))
+		require.NoError(t, err)
+		require.NotEmpty(t, files, "node %d wrote no value file", id)
+	}
 	applied := c.waitConverged(last, 20*time.Second)
 	for idx, cmd := range got {
 		require.Equal(t, cmd, string(applied[idx-1].Data), "acknowledged write at %d lost", idx)
 	}
+}
+
+// largeCommand pads cmd to 72 KiB: a store keeps the data of such a command in a value
+// file, even when it is alone in its batch (storage/value_files.go).
+func largeCommand(cmd string) string {
+	return strings.Repeat(cmd+";", 72<<10/(len(cmd)+1))
 }
 
 // A vote once given survives a restart: once the voter has answered a candidate, a crash
