@@ -7,12 +7,13 @@
 // LevelDB batch, so a crash leaves either all of it or none of it. With Options.Sync each
 // Write is fsynced before it returns, so a Write that returned nil survives a crash.
 //
-// One exception to "all of it in LevelDB": the data of large commands (4 KiB and more,
-// in a batch carrying at least 64 KiB of them) is appended to value files in the same directory (values-<number>.dat), written and
-// fsynced before the LevelDB batch that refers to it, so that it is written to disk once
-// instead of twice (LevelDB writes everything to its journal and again to a table). The
-// batch stays the unit of atomicity: a crash between the two leaves only bytes no record
-// refers to. See value_files.go.
+// One exception to "all of it in LevelDB": the data of large commands (1 KiB and more,
+// in a batch carrying at least 64 KiB of them) is appended to value files in the same
+// directory (values-<number>.dat), written and fsynced before the LevelDB batch that
+// refers to it, so that it is written to disk once instead of twice (LevelDB writes
+// everything to its journal and again to a table). The batch stays the unit of
+// atomicity: a crash between the two leaves only bytes no record refers to. See
+// value_files.go.
 //
 // The database holds one record per log entry, under a key that sorts in log order, and a
 // few singleton records (hard state, base configuration, identity, format version,
