@@ -42,6 +42,13 @@ func valueFilesForAnyBatch(t *testing.T) {
 	t.Cleanup(func() { valueBatchMinSize = saved })
 }
 
+// requireSameAfterReopen closes s and checks that its directory opens again holding want.
+func requireSameAfterReopen(t *testing.T, s *LevelDB, want snapshotOf) {
+	t.Helper()
+	require.NoError(t, s.Close())
+	requireSnapshotEqual(t, want, takeSnapshot(t, openLevelDB(t, s.Dir(), Options{})))
+}
+
 // smallValueFiles makes value files roll over at limit bytes until the test ends.
 func smallValueFiles(t *testing.T, limit int64) {
 	t.Helper()
@@ -87,8 +94,7 @@ func TestLargeCommandsGoToValueFiles(t *testing.T) {
 	require.NoError(t, err)
 	requireEntriesEqual(t, all[5:6], one)
 
-	require.NoError(t, s.Close())
-	requireSnapshotEqual(t, want, takeSnapshot(t, openLevelDB(t, dir, Options{})))
+	requireSameAfterReopen(t, s, want)
 }
 
 // TestValueFilesRollOver writes many batches of large commands with value files limited
@@ -126,8 +132,7 @@ func TestValueFilesRollOver(t *testing.T) {
 	write(s, 61, 70)
 	got := takeSnapshot(t, s)
 	requireEntriesEqual(t, want, got.entries)
-	require.NoError(t, s.Close())
-	requireSnapshotEqual(t, got, takeSnapshot(t, openLevelDB(t, dir, Options{})))
+	requireSameAfterReopen(t, s, got)
 }
 
 // TestTruncatedLargeCommandsAreReplaced overwrites a suffix of large commands with
@@ -148,8 +153,7 @@ func TestTruncatedLargeCommandsAreReplaced(t *testing.T) {
 	got := takeSnapshot(t, s)
 	requireEntriesEqual(t, want, got.entries)
 	require.Equal(t, int64(4*valueMinSize+2*valueMinSize+valueMinSize+1), valueFileBytes(t, dir))
-	require.NoError(t, s.Close())
-	requireSnapshotEqual(t, got, takeSnapshot(t, openLevelDB(t, dir, Options{})))
+	requireSameAfterReopen(t, s, got)
 }
 
 // TestLostLevelDBWriteLeavesUnreferencedValues makes LevelDB fail a Write after its
@@ -364,6 +368,5 @@ func TestSmallBatchesKeepLargeCommandsInLevelDB(t *testing.T) {
 
 	want := takeSnapshot(t, s)
 	requireEntriesEqual(t, append(small.Entries, large.Entries...), want.entries)
-	require.NoError(t, s.Close())
-	requireSnapshotEqual(t, want, takeSnapshot(t, openLevelDB(t, dir, Options{})))
+	requireSameAfterReopen(t, s, want)
 }
