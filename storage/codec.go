@@ -21,12 +21,12 @@ import (
 const checksumLen = 4
 
 // formatVersion is the layout written by this package; Open refuses any other but
-// previousFormatVersion. Version 2
-// added the configuration index (see prefixConfigEntry). Version 3 moved the entry keys
-// after all others (see prefixEntry) and reduced the metadata record to the first index,
-// written only when it changes: the log's last index and last term are those of the last
-// entry stored. Version 4 added references to value files (see value_files.go); a store
-// of version 3 holds none, so Open accepts it and marks it version 4.
+// previousFormatVersion. Version 2 added the configuration index (see
+// prefixConfigEntry). Version 3 moved the entry keys after all others (see prefixEntry)
+// and reduced the metadata record to the first index, written only when it changes: the
+// log's last index and last term are those of the last entry stored. Version 4 added
+// references to value files (see value_files.go); a store of version 3 holds none, so
+// Open accepts it and marks it version 4.
 const formatVersion = 4
 
 // previousFormatVersion is the one older version Open accepts (see formatVersion).
