@@ -50,12 +50,16 @@
 // checks, is reported as an error wrapping ErrCorrupt whose message names the directory:
 // the store never serves an empty or shortened log in place of a damaged one.
 //
+// The space of LevelDB's journal is allocated ahead of its writes (fewer sync stalls), so a
+// crash leaves the newest journal followed by zero bytes: they hold nothing, the journal is
+// read as if it ended before them, and opening the store for writing cuts them off.
+//
 // With one exception, the only damage a crash itself can cause: a Write interrupted by a
 // crash (a killed process, lost power) can leave the end of LevelDB's newest journal file
-// torn, ending inside that Write's batch or followed by zero bytes. That Write never
-// returned, so Open repairs exactly this and nothing else: when everything after the last
-// complete, checksum-valid record of the newest journal is an incomplete record (or zero
-// bytes), Open keeps a copy of the journal (<journal>.torn-<unix nanoseconds>), cuts the
+// torn, ending inside that Write's batch (possibly followed by zero bytes). That Write
+// never returned, so Open repairs exactly this and nothing else: when everything after the
+// last complete, checksum-valid record of the newest journal is an incomplete record
+// (possibly followed by zero bytes), Open keeps a copy of the journal (<journal>.torn-<unix nanoseconds>), cuts the
 // journal after that record, says so (Options.Logger, LevelDB.Repaired) and opens the
 // store. Damage in an older journal, damage followed by further records, and a complete
 // final record whose checksum does not match stay ErrCorrupt. A journal cut short inside

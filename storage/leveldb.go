@@ -75,6 +75,11 @@ type reader interface {
 // the metadata record names to the last entry stored, and the configuration index against
 // the configuration entries. This costs O(n) in the size of the log.
 //
+// Zero bytes after the last record of the newest journal are not damage: a journal's
+// space is allocated ahead of its writes (see journalFiles), so a crash leaves them.
+// They hold no record; verification reads the journal as if it ended before them, and
+// opening it for writing cuts them off (logged to Options.Logger at Info level).
+//
 // Damage fails Open with an error wrapping ErrCorrupt that names dir, and leaves dir as it
 // was, with one exception: a torn tail of the newest journal. A crash in the middle of a
 // Write (a killed process, lost power) can leave the journal file ending inside that
@@ -145,7 +150,7 @@ func Open(dir string, opts Options) (*LevelDB, error) {
 	if err != nil {
 		return nil, wrapErr(dir, "open", err)
 	}
-	db, err := leveldb.Open(datasyncJournals{files}, o)
+	db, err := leveldb.Open(newJournalFiles(files, dir, false, opts.Logger), o)
 	if err != nil {
 		files.Close()
 		return nil, wrapErr(dir, "open", err)

@@ -38,7 +38,12 @@ import (
 //   - a chunk header, or a chunk's payload, cut off by the end of the file;
 //   - FIRST and MIDDLE chunks, complete and checksum-valid, with no LAST chunk before the
 //     end of the file (a crash between two write() calls of a record spanning blocks);
-//   - zero bytes up to the end of the file, possibly after such chunks.
+//   - zero bytes up to the end of the file after such chunks.
+//
+// Zero bytes up to the end of the file right after a complete record are no tear: the
+// space of the journal being written is allocated ahead, so a crash always leaves them,
+// and they hold nothing. goleveldb reads that journal as if it ended before them
+// (journalFiles.Open), and it is never reported here.
 //
 // Anything else stays corruption (ErrCorrupt): damage in an older journal (goleveldb
 // starts a new journal only between two batches, once the last one written to the old
@@ -71,6 +76,7 @@ type journalScan struct {
 	records int    // complete, checksum-valid records from the start of the file
 	end     int64  // offset just past the last of them: the size the file is cut to
 	torn    bool   // everything from end on is a torn tail (see above)
+	zeroes  bool   // everything from end on is zero bytes (torn is then set too)
 	what    string // what follows end; "" when the file ends there (or in padding)
 }
 
@@ -101,6 +107,7 @@ func scanJournal(data []byte) journalScan {
 			if inRecord {
 				return stop(true, "a record without its last chunk, then %d zero bytes", len(rest))
 			}
+			s.zeroes = true
 			return stop(true, "%d zero bytes", len(rest))
 		}
 		if len(rest) < journalHeaderSize {

@@ -121,10 +121,10 @@ func crashedWithLargeFinal(t *testing.T) (crashed string, snaps []snapshotOf, st
 	dir := t.TempDir()
 	s := openLevelDB(t, dir, Options{Sync: true})
 	snaps = writeHistory(t, s, 4, nil)
-	start = fileSize(t, journal(t, dir))
+	start = journalEnd(t, dir)
 	require.NoError(t, s.Write(largeFinal(5, snaps[4].state.LastIndex)))
 	snaps = append(snaps, takeSnapshot(t, s))
-	end = fileSize(t, journal(t, dir))
+	end = journalEnd(t, dir)
 	crashed = copyDir(t, dir)
 	// The record is a FIRST chunk from start, a MIDDLE chunk filling the second block and
 	// a LAST chunk in the third.
@@ -189,19 +189,28 @@ func TestTornTailRepaired(t *testing.T) {
 	})
 }
 
-// TestTornTailZeroes: zero bytes where a crash left the end of the journal unwritten.
+// TestTornTailZeroes: zero bytes where a crash left the end of the journal unwritten, or
+// the space allocated ahead of it unused. Zero bytes after a complete record hold nothing:
+// the journal is read as if it ended there, and that is no repair. Zero bytes after part
+// of a record are a torn tail.
 func TestTornTailZeroes(t *testing.T) {
 	crashed, snaps, start, end := crashedWithLargeFinal(t)
+	t.Run("space allocated after the last record", func(t *testing.T) {
+		dir := copyDir(t, crashed)
+		require.Greater(t, fileSize(t, journal(t, dir)), end, "the crash left allocated space")
+		requireSpaceCut(t, dir, end, snaps[5])
+	})
 	t.Run("after the last record", func(t *testing.T) {
 		dir := copyDir(t, crashed)
+		require.NoError(t, os.Truncate(journal(t, dir), end))
 		extendWithZeroes(t, journal(t, dir), end+5000)
-		requireRepaired(t, dir, end, snaps[5])
+		requireSpaceCut(t, dir, end, snaps[5])
 	})
 	t.Run("in place of the final record", func(t *testing.T) {
 		dir := copyDir(t, crashed)
 		require.NoError(t, os.Truncate(journal(t, dir), start))
 		extendWithZeroes(t, journal(t, dir), end)
-		requireRepaired(t, dir, start, snaps[4])
+		requireSpaceCut(t, dir, start, snaps[4])
 	})
 	t.Run("after the first chunk of the final record", func(t *testing.T) {
 		dir := copyDir(t, crashed)
@@ -209,6 +218,38 @@ func TestTornTailZeroes(t *testing.T) {
 		extendWithZeroes(t, journal(t, dir), end)
 		requireRepaired(t, dir, start, snaps[4])
 	})
+}
+
+// requireSpaceCut checks that Open reads dir's newest journal as if it ended at kept
+// bytes, which is followed by zero bytes only, and then holds want: Repaired stays empty,
+// no copy is kept, the logger is told once (at Info level), and opening again tells it
+// nothing.
+func requireSpaceCut(t *testing.T, dir string, kept int64, want snapshotOf) {
+	t.Helper()
+	path := journal(t, dir)
+	name := filepath.Base(path)
+	size := fileSize(t, path)
+	var logged bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logged, nil))
+	s, err := Open(dir, Options{Logger: logger})
+	require.NoError(t, err)
+	requireSnapshotEqual(t, want, takeSnapshot(t, s))
+	require.Empty(t, s.Repaired())
+	require.Empty(t, tornCopies(t, dir, name))
+	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+	require.Len(t, lines, 1)
+	for _, want := range []string{"level=INFO", "dir=" + dir, "file=" + name,
+		fmt.Sprintf("kept=%d", kept), fmt.Sprintf("cut=%d", size-kept)} {
+		require.Contains(t, lines[0], want)
+	}
+	require.NoError(t, s.Close())
+
+	logged.Reset()
+	s = openLevelDB(t, dir, Options{Logger: logger})
+	require.Empty(t, s.Repaired())
+	require.Empty(t, logged.String())
+	requireSnapshotEqual(t, want, takeSnapshot(t, s))
+	require.NoError(t, s.Close())
 }
 
 // TestNotATornTail: damage that a crash cannot leave is never repaired.
@@ -259,12 +300,19 @@ func TestNotATornTail(t *testing.T) {
 			spliceFile(t, path, b1, end, first)
 		}},
 	}
+	// Each damage to the journal as the crash left it (with the space allocated after its
+	// records) and to the journal cut to its records.
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			dir := copyDir(t, crashed)
-			c.damage(journal(t, dir))
-			requireCorrupt(t, dir, "open")
-		})
+		for _, cut := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/cut to its records %v", c.name, cut), func(t *testing.T) {
+				dir := copyDir(t, crashed)
+				if cut {
+					require.NoError(t, os.Truncate(journal(t, dir), end))
+				}
+				c.damage(journal(t, dir))
+				requireCorrupt(t, dir, "open")
+			})
+		}
 	}
 }
 
@@ -293,7 +341,7 @@ func crashedWithTwoJournals(t *testing.T) (crashed string, snaps []snapshotOf) {
 	stor, err := lstorage.OpenFile(dir, false)
 	require.NoError(t, err)
 	release := make(chan struct{})
-	db, err := leveldb.Open(holdTables{stor, release}, &opt.Options{
+	db, err := leveldb.Open(newJournalFiles(holdTables{stor, release}, dir, false, nil), &opt.Options{
 		Strict:                       strictLevel,
 		ErrorIfExist:                 true,
 		DisableLargeBatchTransaction: true,
@@ -337,9 +385,12 @@ func TestTornTailOlderJournal(t *testing.T) {
 	logs := filesOf(t, crashed, ".log")
 	older := logs[0]
 	olderSize := fileSize(t, filepath.Join(crashed, older))
-	newest := filepath.Join(crashed, logs[1])
-	newestSize := fileSize(t, newest)
 	last := len(snaps) - 1
+	// goleveldb started the newest journal after the older one was cut to its records.
+	older0, err := os.ReadFile(filepath.Join(crashed, older))
+	require.NoError(t, err)
+	require.Equal(t, journalScan{records: scanJournal(older0).records, end: olderSize}, scanJournal(older0))
+	newestSize := journalEnd(t, crashed)
 
 	t.Run("intact", func(t *testing.T) {
 		s := openLevelDB(t, copyDir(t, crashed), Options{})

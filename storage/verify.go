@@ -11,6 +11,7 @@ import (
 	"github.com/raftsidecar/raft/messages"
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
+	lstorage "github.com/syndtr/goleveldb/leveldb/storage"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -75,7 +76,12 @@ func verifyDir(dir string) (meta logMeta, initialized bool, err error) {
 	if err != nil {
 		return logMeta{}, false, fmt.Errorf("storage %s: open: list value files: %w", dir, err)
 	}
-	db, err := leveldb.OpenFile(dir, &opt.Options{ReadOnly: true, ErrorIfMissing: true, Strict: strictLevel})
+	files, err := lstorage.OpenFile(dir, true)
+	if err != nil {
+		return logMeta{}, false, wrapErr(dir, "open", err)
+	}
+	defer files.Close()
+	db, err := leveldb.Open(newJournalFiles(files, dir, true, nil), &opt.Options{ReadOnly: true, ErrorIfMissing: true, Strict: strictLevel})
 	if err != nil {
 		return logMeta{}, false, wrapErr(dir, "open", err)
 	}
