@@ -49,6 +49,7 @@ type Server struct {
 	subscriber *messages.ActorRef
 	batches    chan *messages.CommittedEntries
 	unread     []*messages.Entry
+	subWorker  *mailboxWorkers // runs the subscriber's mailbox
 
 	mu      sync.Mutex
 	closed  bool
@@ -71,26 +72,30 @@ func NewServer(cfg Config) (*Server, error) {
 	// The subscriber exists before the node, so Run sees every entry from index 1 however
 	// late it is called. The Applier sends a batch only once the previous one is
 	// acknowledged, so the channel never holds more than one and the send never blocks.
+	// It runs on a long-lived goroutine of its own, like the node's actors (dispatcher.go).
 	batches := make(chan *messages.CommittedEntries, 1)
+	subWorker := newMailboxWorkers(1, mailboxThroughput)
 	sub := ep.System.Root.SpawnPrefix(actor.PropsFromFunc(func(c actor.Context) {
 		if b, ok := c.Message().(*messages.CommittedEntries); ok {
 			batches <- b
 		}
-	}), "commit-subscriber")
+	}, actor.WithDispatcher(subWorker)), "commit-subscriber")
 	ref := refOf(sub)
 	cfg.Subscribers = append(slices.Clip(cfg.Subscribers), ref)
 	props, err := NewNodeProps(cfg)
 	if err != nil {
 		ep.Stop()
+		subWorker.stop()
 		return nil, err
 	}
 	pid, err := ep.System.Root.SpawnNamed(props, remote.NodeActorName)
 	if err != nil {
 		ep.Stop()
+		subWorker.stop()
 		return nil, fmt.Errorf("spawn node: %w", err)
 	}
 	return &Server{endpoint: ep, node: pid, submits: NewSubmitter(ep.System, pid, defaultRequestTimeout),
-		subscriber: ref, batches: batches}, nil
+		subscriber: ref, batches: batches, subWorker: subWorker}, nil
 }
 
 // PID is the RaftNode actor, for applications that want to talk to it directly.
@@ -263,5 +268,6 @@ func (s *Server) Close() error {
 	err := s.endpoint.System.Root.StopFuture(s.node).Wait()
 	s.submits.Close()
 	s.endpoint.Stop()
+	s.subWorker.stop()
 	return err
 }
