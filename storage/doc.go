@@ -12,8 +12,8 @@
 // directory (values-<number>.dat), written and fsynced before the LevelDB batch that
 // refers to it, so that it is written to disk once instead of twice (LevelDB writes
 // everything to its journal and again to a table). The batch stays the unit of
-// atomicity: a crash between the two leaves only bytes no record refers to. See
-// value_files.go.
+// atomicity: a crash between the two leaves only bytes no record refers to, which Open
+// cuts off with the space allocated ahead of the newest value file. See value_files.go.
 //
 // The database holds one record per log entry, under a key that sorts in log order, and a
 // few singleton records (hard state, base configuration, identity, format version,

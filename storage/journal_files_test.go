@@ -117,7 +117,7 @@ func TestCrashedJournalCutBeforeRecoveryGoesOn(t *testing.T) {
 	crashed := copyDir(t, dir)
 	before := dirContents(t, crashed)
 
-	meta, initialized, err := verifyDir(crashed)
+	meta, initialized, _, err := verifyDir(crashed)
 	require.NoError(t, err)
 	require.True(t, initialized)
 	require.Equal(t, snaps[4].state.LastIndex, meta.last)

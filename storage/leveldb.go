@@ -108,11 +108,12 @@ func Open(dir string, opts Options) (*LevelDB, error) {
 	}
 	initialized := false
 	var (
-		verified logMeta
-		repaired []string
+		verified  logMeta
+		valueEnds map[uint64]int64
+		repaired  []string
 	)
 	if !fresh {
-		verified, initialized, err = verifyDir(dir)
+		verified, initialized, valueEnds, err = verifyDir(dir)
 		if err != nil {
 			desc, rerr := repairTornTail(dir, err, opts.Logger)
 			switch {
@@ -122,7 +123,7 @@ func Open(dir string, opts Options) (*LevelDB, error) {
 				return nil, err
 			}
 			repaired = append(repaired, desc)
-			if verified, initialized, err = verifyDir(dir); err != nil {
+			if verified, initialized, valueEnds, err = verifyDir(dir); err != nil {
 				return nil, err
 			}
 		}
@@ -155,7 +156,7 @@ func Open(dir string, opts Options) (*LevelDB, error) {
 		files.Close()
 		return nil, wrapErr(dir, "open", err)
 	}
-	values, err := openValueFiles(dir, opts.Sync)
+	values, err := openValueFiles(dir, opts.Sync, valueEnds)
 	if err != nil {
 		db.Close()
 		files.Close()

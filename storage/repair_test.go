@@ -348,7 +348,7 @@ func crashedWithTwoJournals(t *testing.T) (crashed string, snaps []snapshotOf) {
 		WriteBuffer:                  128 << 10,
 	})
 	require.NoError(t, err)
-	values, err := openValueFiles(dir, true)
+	values, err := openValueFiles(dir, true, nil)
 	require.NoError(t, err)
 	s := &LevelDB{dir: dir, db: db, values: values, wo: &opt.WriteOptions{Sync: true}}
 	require.NoError(t, s.init(false, logMeta{}))

@@ -32,9 +32,15 @@ import (
 // Write appends a batch's values to the newest value file, in one write, and makes them
 // durable (fsync, with Options.Sync) BEFORE it writes the LevelDB batch holding the
 // references, so a reference that survives a crash never points at data that did not.
-// A crash between the two leaves bytes in the value file that no record refers to; they
-// are never read, and the next Write appends after them. A new value file's directory
-// entry is synced before any reference to it is written.
+// A new value file's directory entry is synced before any reference to it is written.
+//
+// As with LevelDB's journal (see journalFiles), the newest value file's space is
+// allocated ahead of its appends (valueAllocation at a time), so that a sync writes the
+// data without committing a new file size. A file is cut back to what was appended when
+// the next one is started and when the store closes; after a crash, Open cuts the newest
+// file after the last byte any entry refers to (verification tells where). That also
+// drops the values of a Write that a crash interrupted between the two writes: no record
+// refers to them.
 //
 // Value files are named values-<number>.dat, numbered from 1; a file takes appends until
 // it holds valueFileLimit bytes, and the next Write that has values starts a new one.
@@ -57,6 +63,13 @@ var valueBatchMinSize = 64 << 10
 // valueFileLimit is the size from which a value file takes no more appends. A variable so
 // that tests can make files roll over quickly.
 var valueFileLimit int64 = 256 << 20
+
+// valueAllocation is how much space the newest value file is given ahead of its appends
+// at a time. A small gain, measured with 16 KiB commands at 64 clients (raftbench,
+// alternating runs, medians): 6,204 → 6,435 ops/s and 215 → 196 ms of CPU per thousand
+// commands in 3 pairs, 5,463 → 5,726 and 229 → 220 in 5; with 4 KiB commands, equal
+// throughput and 5% less CPU.
+const valueAllocation = 32 << 20
 
 // maxKeptValues is the size up to which the buffer of a Write's values is kept for the
 // next Write.
@@ -106,15 +119,19 @@ type valueFiles struct {
 	mu    sync.RWMutex        // guards files
 	files map[uint64]*os.File // every value file, open, by number; nil once closed
 
-	active  uint64 // number of the file appended to; 0 until there is one
-	end     int64  // bytes in the active file
-	pending []byte // values added since the last flush, to go at end
-	created bool   // the active file was created and its directory entry not yet synced
+	active    uint64 // number of the file appended to; 0 until there is one
+	end       int64  // bytes appended to the active file
+	allocated int64  // the active file's size when space is allocated past end, else 0
+	noAlloc   bool   // allocation failed for the active file (or is not supported)
+	pending   []byte // values added since the last flush, to go at end
+	created   bool   // the active file was created and its directory entry not yet synced
 }
 
 // openValueFiles opens the value files in dir: every one for reading, the newest for
-// appends after its last byte. sizes gives, by number, the size of each one.
-func openValueFiles(dir string, sync bool) (*valueFiles, error) {
+// appends. ends gives, by number, where the last byte an entry refers to ends (absent:
+// nothing refers to the file); the newest file is cut there, dropping space allocated
+// ahead and values no entry refers to, and takes the next append there.
+func openValueFiles(dir string, sync bool, ends map[uint64]int64) (*valueFiles, error) {
 	v := &valueFiles{dir: dir, sync: sync, files: make(map[uint64]*os.File)}
 	sizes, err := valueFileSizes(dir)
 	if err != nil {
@@ -127,11 +144,52 @@ func openValueFiles(dir string, sync bool) (*valueFiles, error) {
 			return nil, err
 		}
 		v.files[num] = f
-		if num > v.active {
-			v.active, v.end = num, sizes[num]
+		v.active = max(v.active, num)
+	}
+	if v.active != 0 {
+		v.end = ends[v.active]
+		if sizes[v.active] > v.end {
+			if err := cutValueFile(v.files[v.active], v.end); err != nil {
+				v.close()
+				return nil, fmt.Errorf("cutting %s after its last referred byte: %w", valueFileName(v.active), err)
+			}
 		}
 	}
 	return v, nil
+}
+
+// cutValueFile cuts f to size bytes and makes that durable.
+func cutValueFile(f *os.File, size int64) error {
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	return datasync(f)
+}
+
+// finishActive cuts the active file back to what was appended, if space was allocated past
+// it: before the next file is started, and on close.
+func (v *valueFiles) finishActive() error {
+	if v.active == 0 || v.allocated <= v.end {
+		return nil
+	}
+	if err := cutValueFile(v.files[v.active], v.end); err != nil {
+		return err
+	}
+	v.allocated = 0
+	return nil
+}
+
+// allocate gives the active file at least n bytes of space past end.
+func (v *valueFiles) allocate(n int64) {
+	if v.noAlloc {
+		return
+	}
+	size := v.end + n
+	if err := preallocate(v.files[v.active], size); err != nil {
+		v.noAlloc = true // appends grow the file, as without allocation
+		return
+	}
+	v.allocated = size
 }
 
 // valueFileSizes lists the value files in dir: their sizes by number.
@@ -179,6 +237,10 @@ func (v *valueFiles) add(key, data []byte) (valueRef, error) {
 
 // rollOver creates the next value file and makes it the active one.
 func (v *valueFiles) rollOver() error {
+	// Only the newest file may have space after its values (Open cuts that one).
+	if err := v.finishActive(); err != nil {
+		return err
+	}
 	num := v.active + 1
 	f, err := os.OpenFile(filepath.Join(v.dir, valueFileName(num)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
@@ -188,6 +250,7 @@ func (v *valueFiles) rollOver() error {
 	v.files[num] = f
 	v.mu.Unlock()
 	v.active, v.end, v.created = num, 0, true
+	v.allocated, v.noAlloc = 0, false
 	return nil
 }
 
@@ -198,6 +261,9 @@ func (v *valueFiles) flush() error {
 		return nil
 	}
 	f := v.files[v.active]
+	if !v.noAlloc && v.end+int64(len(v.pending)) > v.allocated {
+		v.allocate(max(valueAllocation, int64(len(v.pending))))
+	}
 	if _, err := f.WriteAt(v.pending, v.end); err != nil {
 		return err
 	}
@@ -253,11 +319,12 @@ func (v *valueFiles) read(ref valueRef) ([]byte, error) {
 	return data, nil
 }
 
-// close closes every value file; a later read returns os.ErrClosed.
+// close cuts the active file back to what was appended and closes every value file; a
+// later read returns os.ErrClosed.
 func (v *valueFiles) close() error {
+	first := v.finishActive()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	var first error
 	for _, f := range v.files {
 		if err := f.Close(); err != nil && first == nil {
 			first = err

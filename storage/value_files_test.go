@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -28,6 +29,23 @@ func valueFileBytes(t *testing.T, dir string) int64 {
 	require.NoError(t, err)
 	var total int64
 	for _, size := range sizes {
+		total += size
+	}
+	return total
+}
+
+// appendedValueBytes returns how many bytes the open store s has appended to its value
+// files: their sizes, less the space allocated ahead in the active one.
+func appendedValueBytes(t *testing.T, s *LevelDB) int64 {
+	t.Helper()
+	sizes, err := valueFileSizes(s.dir)
+	require.NoError(t, err)
+	var total int64
+	for num, size := range sizes {
+		if num == s.values.active {
+			require.GreaterOrEqual(t, size, s.values.end)
+			size = s.values.end
+		}
 		total += size
 	}
 	return total
@@ -76,7 +94,7 @@ func TestLargeCommandsGoToValueFiles(t *testing.T) {
 	for _, b := range batches {
 		require.NoError(t, s.Write(b))
 	}
-	require.Equal(t, int64(valueMinSize+100<<10+3*valueMinSize), valueFileBytes(t, dir),
+	require.Equal(t, int64(valueMinSize+100<<10+3*valueMinSize), appendedValueBytes(t, s),
 		"the value files hold exactly the large commands' data")
 
 	want := takeSnapshot(t, s)
@@ -152,13 +170,14 @@ func TestTruncatedLargeCommandsAreReplaced(t *testing.T) {
 	want := []*messages.Entry{old[0], command(2, 2, valueMinSize+1)}
 	got := takeSnapshot(t, s)
 	requireEntriesEqual(t, want, got.entries)
-	require.Equal(t, int64(4*valueMinSize+2*valueMinSize+valueMinSize+1), valueFileBytes(t, dir))
+	require.Equal(t, int64(4*valueMinSize+2*valueMinSize+valueMinSize+1), appendedValueBytes(t, s))
 	requireSameAfterReopen(t, s, got)
 }
 
 // TestLostLevelDBWriteLeavesUnreferencedValues makes LevelDB fail a Write after its
 // values reached the value file (as a crash between the two would): the store opens again
-// as it was before that Write, and later Writes append after the stray bytes.
+// as it was before that Write, with the value file cut after the last byte an entry
+// refers to, and later Writes append there.
 func TestLostLevelDBWriteLeavesUnreferencedValues(t *testing.T) {
 	valueFilesForAnyBatch(t)
 	dir := t.TempDir()
@@ -167,15 +186,17 @@ func TestLostLevelDBWriteLeavesUnreferencedValues(t *testing.T) {
 	want := takeSnapshot(t, s)
 	require.NoError(t, s.db.Close())
 	require.Error(t, s.Write(Batch{Entries: []*messages.Entry{command(2, 1, 2*valueMinSize)}}))
-	require.Equal(t, int64(3*valueMinSize), valueFileBytes(t, dir), "the failed Write's values are in the file")
+	require.Equal(t, int64(3*valueMinSize), appendedValueBytes(t, s), "the failed Write's values are in the file")
 	require.NoError(t, s.values.close())
+	require.Equal(t, int64(3*valueMinSize), valueFileBytes(t, dir), "closing cut the file to its values")
 	require.NoError(t, s.files.Close()) // releases the directory's lock
 
 	s = openLevelDB(t, dir, Options{Sync: true})
 	requireSnapshotEqual(t, want, takeSnapshot(t, s))
+	require.Equal(t, int64(valueMinSize), valueFileBytes(t, dir), "Open cut the values no entry refers to")
 	next := command(2, 1, valueMinSize+7)
 	require.NoError(t, s.Write(Batch{Entries: []*messages.Entry{next}}))
-	require.Equal(t, int64(4*valueMinSize+7), valueFileBytes(t, dir))
+	require.Equal(t, int64(2*valueMinSize+7), appendedValueBytes(t, s))
 	require.NoError(t, s.Close())
 	got := takeSnapshot(t, openLevelDB(t, dir, Options{}))
 	requireEntriesEqual(t, append(want.entries, next), got.entries)
@@ -361,12 +382,70 @@ func TestSmallBatchesKeepLargeCommandsInLevelDB(t *testing.T) {
 	s := openLevelDB(t, dir, Options{Sync: true})
 	small := Batch{Entries: []*messages.Entry{command(1, 1, valueMinSize), command(2, 1, valueBatchMinSize-valueMinSize-1)}}
 	require.NoError(t, s.Write(small))
-	require.Zero(t, valueFileBytes(t, dir), "a batch under valueBatchMinSize wrote a value file")
+	require.Zero(t, appendedValueBytes(t, s), "a batch under valueBatchMinSize wrote a value file")
 	large := Batch{Entries: []*messages.Entry{command(3, 1, valueBatchMinSize-valueMinSize), command(4, 1, 100), command(5, 1, valueMinSize)}}
 	require.NoError(t, s.Write(large))
-	require.Equal(t, int64(valueBatchMinSize), valueFileBytes(t, dir))
+	require.Equal(t, int64(valueBatchMinSize), appendedValueBytes(t, s))
 
 	want := takeSnapshot(t, s)
 	requireEntriesEqual(t, append(small.Entries, large.Entries...), want.entries)
 	requireSameAfterReopen(t, s, want)
+}
+
+// TestValueFileSpaceAllocatedAhead: the active value file has space allocated after its
+// values while the store is open; closing cuts it to them, and so does opening a copy
+// taken while it was open (a crash), after the last byte an entry refers to. Appends go on
+// from there.
+func TestValueFileSpaceAllocatedAhead(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("value files are allocated ahead on Linux only")
+	}
+	valueFilesForAnyBatch(t)
+	dir := t.TempDir()
+	s := openLevelDB(t, dir, Options{Sync: true})
+	first := []*messages.Entry{command(1, 1, valueMinSize), command(2, 1, 3*valueMinSize)}
+	require.NoError(t, s.Write(Batch{Entries: first}))
+	require.NoError(t, s.Write(Batch{Entries: []*messages.Entry{command(3, 1, 2*valueMinSize+5)}}))
+	appended := int64(6*valueMinSize + 5)
+	require.Equal(t, appended, appendedValueBytes(t, s))
+	require.GreaterOrEqual(t, valueFileBytes(t, dir), appended+valueAllocation/2, "space is allocated ahead")
+	want := takeSnapshot(t, s)
+
+	crashed := copyDir(t, dir)
+	c := openLevelDB(t, crashed, Options{Sync: true})
+	requireSnapshotEqual(t, want, takeSnapshot(t, c))
+	require.Equal(t, appended, valueFileBytes(t, crashed), "Open cut the copy after its last referred byte")
+	more := command(4, 1, valueMinSize+1)
+	require.NoError(t, c.Write(Batch{Entries: []*messages.Entry{more}}))
+	require.Equal(t, appended+int64(valueMinSize)+1, appendedValueBytes(t, c))
+	requireSameAfterReopen(t, c, takeSnapshot(t, c))
+
+	require.NoError(t, s.Close())
+	require.Equal(t, appended, valueFileBytes(t, dir), "Close cut the file to its values")
+	requireSnapshotEqual(t, want, takeSnapshot(t, openLevelDB(t, dir, Options{})))
+}
+
+// TestNewValueFileWithoutReferences: a value file whose first values' LevelDB write was
+// lost (no entry refers to anything in it) is cut to nothing when the store opens again,
+// and takes the next values from its start.
+func TestNewValueFileWithoutReferences(t *testing.T) {
+	valueFilesForAnyBatch(t)
+	dir := t.TempDir()
+	s := openLevelDB(t, dir, Options{Sync: true})
+	require.NoError(t, s.Write(Batch{Entries: []*messages.Entry{command(1, 1, 10)}}))
+	want := takeSnapshot(t, s)
+	require.NoError(t, s.db.Close())
+	require.Error(t, s.Write(Batch{Entries: []*messages.Entry{command(2, 1, valueMinSize)}}))
+	require.NoError(t, s.values.close())
+	require.NoError(t, s.files.Close())
+	require.Equal(t, int64(valueMinSize), valueFileBytes(t, dir))
+
+	s = openLevelDB(t, dir, Options{Sync: true})
+	requireSnapshotEqual(t, want, takeSnapshot(t, s))
+	require.Zero(t, valueFileBytes(t, dir))
+	next := command(2, 1, valueMinSize+3)
+	require.NoError(t, s.Write(Batch{Entries: []*messages.Entry{next}}))
+	require.Equal(t, int64(valueMinSize+3), appendedValueBytes(t, s))
+	requireEntriesEqual(t, append(want.entries, next), takeSnapshot(t, s).entries)
+	requireSameAfterReopen(t, s, takeSnapshot(t, s))
 }

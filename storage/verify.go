@@ -62,31 +62,35 @@ func isDatabaseFile(name string) bool {
 }
 
 // verifyDir opens the database in dir read-only and checks all of it (see scan). It
-// returns the verified log bounds, and initialized false when the database holds no
-// record at all (a crash between its creation and the first write of Open).
-func verifyDir(dir string) (meta logMeta, initialized bool, err error) {
+// returns the verified log bounds, initialized false when the database holds no record at
+// all (a crash between its creation and the first write of Open), and, by value file
+// number, where the last byte that an entry refers to ends (absent: nothing refers to
+// that file).
+func verifyDir(dir string) (meta logMeta, initialized bool, valueEnds map[uint64]int64, err error) {
 	// goleveldb opens LOCK read-only in read-only mode, so it must exist.
 	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDONLY, 0o644)
 	if err != nil {
-		return logMeta{}, false, fmt.Errorf("storage %s: open: %w", dir, err)
+		return logMeta{}, false, nil, fmt.Errorf("storage %s: open: %w", dir, err)
 	}
 	lock.Close()
 
-	values, err := valueFileSizes(dir)
+	sizes, err := valueFileSizes(dir)
 	if err != nil {
-		return logMeta{}, false, fmt.Errorf("storage %s: open: list value files: %w", dir, err)
+		return logMeta{}, false, nil, fmt.Errorf("storage %s: open: list value files: %w", dir, err)
 	}
 	files, err := lstorage.OpenFile(dir, true)
 	if err != nil {
-		return logMeta{}, false, wrapErr(dir, "open", err)
+		return logMeta{}, false, nil, wrapErr(dir, "open", err)
 	}
 	defer files.Close()
 	db, err := leveldb.Open(newJournalFiles(files, dir, true, nil), &opt.Options{ReadOnly: true, ErrorIfMissing: true, Strict: strictLevel})
 	if err != nil {
-		return logMeta{}, false, wrapErr(dir, "open", err)
+		return logMeta{}, false, nil, wrapErr(dir, "open", err)
 	}
 	defer db.Close()
-	return scan(dir, db, values)
+	values := &valueFileUse{sizes: sizes, ends: make(map[uint64]int64)}
+	meta, initialized, err = scan(dir, db, values)
+	return meta, initialized, values.ends, err
 }
 
 // scan reads every record of the database (O(n) in the size of the log): it verifies each
@@ -101,7 +105,7 @@ func verifyDir(dir string) (meta logMeta, initialized bool, err error) {
 // It returns the log's bounds: the first index of the metadata record, the index and term
 // of the last entry. Nothing records the last index elsewhere, so a log that lost a
 // suffix of whole entries, and nothing else, cannot be told from a shorter one.
-func scan(dir string, r reader, values map[uint64]int64) (meta logMeta, initialized bool, err error) {
+func scan(dir string, r reader, values *valueFileUse) (meta logMeta, initialized bool, err error) {
 	var (
 		any, haveMeta, haveFormat bool
 		version                   uint64
@@ -222,9 +226,15 @@ func scan(dir string, r reader, values map[uint64]int64) (meta logMeta, initiali
 	return logMeta{first: first, last: last, lastTerm: lastTerm}, true, nil
 }
 
+// valueFileUse is what verification learns of the value files.
+type valueFileUse struct {
+	sizes map[uint64]int64 // each file's size, by number
+	ends  map[uint64]int64 // by number: where the last byte referred to ends
+}
+
 // checkValueRef checks that the reference of the entry record at index with payload, if
-// it has one, points at bytes that its value file holds (values: their sizes by number).
-func checkValueRef(index uint64, payload []byte, values map[uint64]int64) error {
+// it has one, points at bytes that its value file holds, and notes how far it reaches.
+func checkValueRef(index uint64, payload []byte, values *valueFileUse) error {
 	_, ref, separate, err := splitValueRef(payload)
 	switch {
 	case err != nil:
@@ -232,7 +242,7 @@ func checkValueRef(index uint64, payload []byte, values map[uint64]int64) error 
 	case !separate:
 		return nil
 	}
-	size, ok := values[ref.file]
+	size, ok := values.sizes[ref.file]
 	switch {
 	case !ok:
 		return fmt.Errorf("entry %d: %v (%s)", index, errValueMissing, valueFileName(ref.file))
@@ -240,5 +250,6 @@ func checkValueRef(index uint64, payload []byte, values map[uint64]int64) error 
 		return fmt.Errorf("entry %d: %v (%s holds %d bytes, the entry's data is at offset %d, %d bytes)",
 			index, errValueCut, valueFileName(ref.file), size, ref.offset, ref.length)
 	}
+	values.ends[ref.file] = max(values.ends[ref.file], ref.offset+ref.length)
 	return nil
 }
