@@ -83,21 +83,33 @@ func requireRepaired(t *testing.T, dir string, kept int64, want snapshotOf) {
 	require.Len(t, repaired, 1)
 	require.Contains(t, repaired[0], fmt.Sprintf("journal %s: cut from %d to %d bytes", name, len(original), kept))
 	require.Contains(t, repaired[0], copies[0])
-	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
-	require.Len(t, lines, 1)
-	for _, want := range []string{"level=WARN", "dir=" + dir, "file=" + name,
-		fmt.Sprintf("kept=%d", kept), fmt.Sprintf("cut=%d", int64(len(original))-kept), "original=" + copies[0]} {
-		require.Contains(t, lines[0], want)
-	}
+	requireOneLogLine(t, &logged, "level=WARN", "dir="+dir, "file="+name,
+		fmt.Sprintf("kept=%d", kept), fmt.Sprintf("cut=%d", int64(len(original))-kept), "original="+copies[0])
 	t.Logf("repaired: %s", repaired[0])
 	require.NoError(t, s.Close())
 
-	logged.Reset()
-	s = openLevelDB(t, dir, Options{Logger: logger})
+	requireQuietReopen(t, dir, want)
+	require.Equal(t, copies, tornCopies(t, dir, name), "the copy stays")
+}
+
+// requireOneLogLine checks that logged holds one line, containing each of wants.
+func requireOneLogLine(t *testing.T, logged *bytes.Buffer, wants ...string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+	require.Len(t, lines, 1)
+	for _, want := range wants {
+		require.Contains(t, lines[0], want)
+	}
+}
+
+// requireQuietReopen opens dir again: it holds want, and nothing is repaired or logged.
+func requireQuietReopen(t *testing.T, dir string, want snapshotOf) {
+	t.Helper()
+	var logged bytes.Buffer
+	s := openLevelDB(t, dir, Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	require.Empty(t, s.Repaired())
 	require.Empty(t, logged.String())
 	requireSnapshotEqual(t, want, takeSnapshot(t, s))
-	require.Equal(t, copies, tornCopies(t, dir, name), "the copy stays")
 	require.NoError(t, s.Close())
 }
 
@@ -236,20 +248,10 @@ func requireSpaceCut(t *testing.T, dir string, kept int64, want snapshotOf) {
 	requireSnapshotEqual(t, want, takeSnapshot(t, s))
 	require.Empty(t, s.Repaired())
 	require.Empty(t, tornCopies(t, dir, name))
-	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
-	require.Len(t, lines, 1)
-	for _, want := range []string{"level=INFO", "dir=" + dir, "file=" + name,
-		fmt.Sprintf("kept=%d", kept), fmt.Sprintf("cut=%d", size-kept)} {
-		require.Contains(t, lines[0], want)
-	}
+	requireOneLogLine(t, &logged, "level=INFO", "dir="+dir, "file="+name,
+		fmt.Sprintf("kept=%d", kept), fmt.Sprintf("cut=%d", size-kept))
 	require.NoError(t, s.Close())
-
-	logged.Reset()
-	s = openLevelDB(t, dir, Options{Logger: logger})
-	require.Empty(t, s.Repaired())
-	require.Empty(t, logged.String())
-	requireSnapshotEqual(t, want, takeSnapshot(t, s))
-	require.NoError(t, s.Close())
+	requireQuietReopen(t, dir, want)
 }
 
 // TestNotATornTail: damage that a crash cannot leave is never repaired.
