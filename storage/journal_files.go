@@ -75,7 +75,7 @@ func (s *journalFiles) Open(fd lstorage.FileDesc) (lstorage.Reader, error) {
 	case s.readOnly:
 		return bytesFile{bytes.NewReader(data[:scan.end])}, nil
 	}
-	if err := cutFile(path, scan.end); err != nil {
+	if err := truncateFileSynced(path, scan.end); err != nil {
 		return nil, fmt.Errorf("cutting the unused space after the records of journal %s: %w", fd, err)
 	}
 	if s.logger != nil {
@@ -131,22 +131,6 @@ func unusedJournalSpace(path string) ([]byte, journalScan, error) {
 	return data, scan, nil
 }
 
-// cutFile cuts the file at path to size bytes and makes that durable.
-func cutFile(path string, size int64) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	err = f.Truncate(size)
-	if err == nil {
-		err = datasync(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // bytesFile is a goleveldb file read from memory.
 type bytesFile struct{ *bytes.Reader }
 
@@ -173,20 +157,13 @@ func (s *journalFiles) Create(fd lstorage.FileDesc) (lstorage.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, ok := w.(journalFile)
+	f, ok := w.(truncatableFile)
 	if !ok {
 		return w, nil
 	}
 	jw := &journalWriter{Writer: w, file: f, files: s}
-	jw.allocate(journalAllocation)
 	s.current = jw
 	return jw, nil
-}
-
-// journalFile is what a journal writer needs of goleveldb's file (an *os.File).
-type journalFile interface {
-	syncFile
-	Truncate(size int64) error
 }
 
 // journalWriter is a goleveldb journal file written into space allocated ahead and synced
@@ -194,33 +171,15 @@ type journalFile interface {
 // runs under files.mu (from Create or Close), once goleveldb writes no more.
 type journalWriter struct {
 	lstorage.Writer
-	file      journalFile
-	files     *journalFiles
-	written   int64 // bytes written: where the next write goes
-	allocated int64 // the file's size when larger than written, else 0
-	noAlloc   bool  // allocation failed or is not supported: the file just grows
-}
-
-// allocate gives the file at least n bytes of space past what was written.
-func (w *journalWriter) allocate(n int64) {
-	if w.noAlloc {
-		return
-	}
-	size := w.written + n
-	if err := preallocate(w.file, size); err != nil {
-		// Not supported (or no space for the allocation): appends grow the file, as
-		// without allocation; ENOSPC, if real, comes back from the write itself.
-		w.noAlloc = true
-		return
-	}
-	w.allocated = size
+	file    truncatableFile
+	files   *journalFiles
+	written int64 // bytes written: where the next write goes
+	space   spaceAhead
 }
 
 // Write appends p.
 func (w *journalWriter) Write(p []byte) (int, error) {
-	if !w.noAlloc && w.written+int64(len(p)) > w.allocated {
-		w.allocate(max(journalAllocation, int64(len(p))))
-	}
+	w.space.reserve(w.file, w.written, int64(len(p)), journalAllocation)
 	n, err := w.Writer.Write(p)
 	w.written += int64(n)
 	return n, err
@@ -231,17 +190,7 @@ func (w *journalWriter) Sync() error { return datasync(w.file) }
 
 // finish cuts the file to what was written and makes that durable; later writes (none
 // are expected) grow the file.
-func (w *journalWriter) finish() error {
-	if w.allocated <= w.written {
-		w.allocated, w.noAlloc = 0, true
-		return nil
-	}
-	if err := w.file.Truncate(w.written); err != nil {
-		return err
-	}
-	w.allocated, w.noAlloc = 0, true
-	return datasync(w.file)
-}
+func (w *journalWriter) finish() error { return w.space.finish(w.file, w.written) }
 
 // Close finishes the journal and closes the file.
 func (w *journalWriter) Close() error {

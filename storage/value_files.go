@@ -119,12 +119,11 @@ type valueFiles struct {
 	mu    sync.RWMutex        // guards files
 	files map[uint64]*os.File // every value file, open, by number; nil once closed
 
-	active    uint64 // number of the file appended to; 0 until there is one
-	end       int64  // bytes appended to the active file
-	allocated int64  // the active file's size when space is allocated past end, else 0
-	noAlloc   bool   // allocation failed for the active file (or is not supported)
-	pending   []byte // values added since the last flush, to go at end
-	created   bool   // the active file was created and its directory entry not yet synced
+	active  uint64     // number of the file appended to; 0 until there is one
+	end     int64      // bytes appended to the active file
+	space   spaceAhead // allocated ahead in the active file
+	pending []byte     // values added since the last flush, to go at end
+	created bool       // the active file was created and its directory entry not yet synced
 }
 
 // openValueFiles opens the value files in dir: every one for reading, the newest for
@@ -149,7 +148,7 @@ func openValueFiles(dir string, sync bool, ends map[uint64]int64) (*valueFiles, 
 	if v.active != 0 {
 		v.end = ends[v.active]
 		if sizes[v.active] > v.end {
-			if err := cutValueFile(v.files[v.active], v.end); err != nil {
+			if err := truncateSynced(v.files[v.active], v.end); err != nil {
 				v.close()
 				return nil, fmt.Errorf("cutting %s after its last referred byte: %w", valueFileName(v.active), err)
 			}
@@ -158,38 +157,13 @@ func openValueFiles(dir string, sync bool, ends map[uint64]int64) (*valueFiles, 
 	return v, nil
 }
 
-// cutValueFile cuts f to size bytes and makes that durable.
-func cutValueFile(f *os.File, size int64) error {
-	if err := f.Truncate(size); err != nil {
-		return err
-	}
-	return datasync(f)
-}
-
 // finishActive cuts the active file back to what was appended, if space was allocated past
 // it: before the next file is started, and on close.
 func (v *valueFiles) finishActive() error {
-	if v.active == 0 || v.allocated <= v.end {
+	if v.active == 0 {
 		return nil
 	}
-	if err := cutValueFile(v.files[v.active], v.end); err != nil {
-		return err
-	}
-	v.allocated = 0
-	return nil
-}
-
-// allocate gives the active file at least n bytes of space past end.
-func (v *valueFiles) allocate(n int64) {
-	if v.noAlloc {
-		return
-	}
-	size := v.end + n
-	if err := preallocate(v.files[v.active], size); err != nil {
-		v.noAlloc = true // appends grow the file, as without allocation
-		return
-	}
-	v.allocated = size
+	return v.space.finish(v.files[v.active], v.end)
 }
 
 // valueFileSizes lists the value files in dir: their sizes by number.
@@ -250,7 +224,7 @@ func (v *valueFiles) rollOver() error {
 	v.files[num] = f
 	v.mu.Unlock()
 	v.active, v.end, v.created = num, 0, true
-	v.allocated, v.noAlloc = 0, false
+	v.space = spaceAhead{}
 	return nil
 }
 
@@ -261,9 +235,7 @@ func (v *valueFiles) flush() error {
 		return nil
 	}
 	f := v.files[v.active]
-	if !v.noAlloc && v.end+int64(len(v.pending)) > v.allocated {
-		v.allocate(max(valueAllocation, int64(len(v.pending))))
-	}
+	v.space.reserve(f, v.end, int64(len(v.pending)), valueAllocation)
 	if _, err := f.WriteAt(v.pending, v.end); err != nil {
 		return err
 	}
